@@ -1,0 +1,58 @@
+"""MobileNetV2 and its width multipliers (alpha), each under its own name; inputs scaled to [-1, 1]."""
+
+from __future__ import annotations
+
+from backbones._builder import keras_application
+from runner.registry import register_backbone
+from runner.specs import BackboneSpec
+
+_WEIGHT_SIZES = (96, 128, 160, 192, 224)
+
+
+def _mobilenet_v2(name: str, alpha: float) -> BackboneSpec:
+    def weights_file(size: int) -> str:
+        rows = size if size in _WEIGHT_SIZES else 224  # Keras falls back to the 224 weights
+        return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
+
+    return keras_application(
+        name,
+        constructor="MobileNetV2",
+        family="mobilenet_v2",
+        preprocess="tf",
+        channels=1280 if alpha <= 1.0 else int(1280 * alpha),
+        default_size=224,
+        min_size=32,
+        rounding="ceil",
+        weights_file=weights_file,
+        kwargs={"alpha": alpha},
+    )
+
+
+@register_backbone("mobilenet_v2_035")
+def mobilenet_v2_035() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2_035", 0.35)
+
+
+@register_backbone("mobilenet_v2_050")
+def mobilenet_v2_050() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2_050", 0.5)
+
+
+@register_backbone("mobilenet_v2_075")
+def mobilenet_v2_075() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2_075", 0.75)
+
+
+@register_backbone("mobilenet_v2")
+def mobilenet_v2() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2", 1.0)
+
+
+@register_backbone("mobilenet_v2_130")
+def mobilenet_v2_130() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2_130", 1.3)
+
+
+@register_backbone("mobilenet_v2_140")
+def mobilenet_v2_140() -> BackboneSpec:
+    return _mobilenet_v2("mobilenet_v2_140", 1.4)

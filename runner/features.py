@@ -1,0 +1,184 @@
+"""Backbone weights, the feature model, and extraction into the cache (streamed, batched, parallel decode)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from runner import images
+from runner.cache import CacheEntry, FeatureCache, make_key
+from runner.data import Dataset
+from runner.errors import WeightsError
+from runner.specs import BackboneSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+RANDOM_WEIGHTS_FILE = "backbone.weights.h5"
+Progress = Callable[[int, int, float], None]
+
+
+def keras_home() -> Path:
+    """Where Keras caches downloads (mirrors keras.utils.get_file's choice)."""
+    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    if "KERAS_HOME" not in os.environ and not os.access(base if base.exists() else base.parent, os.W_OK):
+        base = Path("/tmp/.keras")
+    return base
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Weights:
+    kind: str  # "imagenet" | "none" | "file"
+    identity: str
+    path: Path | None = None
+
+    @property
+    def keras_arg(self) -> str | None:
+        return "imagenet" if self.kind == "imagenet" else None
+
+
+def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> Weights:
+    """Check the weights exist (downloading ImageNet weights through Keras's cache if needed) before any work."""
+    if weights == "none":
+        return Weights("none", f"random:seed={seed}")
+    if weights != "imagenet":
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError("weights file not found", received=weights, expected="imagenet, none, or a path to a Keras weights file",
+                               fix="check the path given to --weights")
+        return Weights("file", f"file:{file_sha256(path)}", path.resolve())
+    if spec.weights_file is None:
+        raise WeightsError(f"backbone {spec.name!r} has no ImageNet weights", received="imagenet",
+                           expected="--weights none or a weights file", fix="pass --weights none or --weights PATH")
+    fname = spec.weights_file(size)
+    path = keras_home() / "models" / fname
+    if not path.is_file():
+        try:
+            spec.build((size, size, 3), "imagenet")  # Keras downloads into its own cache
+        except Exception as err:  # noqa: BLE001  (Keras raises a bare Exception on fetch failure)
+            if not path.is_file():
+                raise WeightsError(
+                    f"ImageNet weights for {spec.name} are not in the Keras cache and could not be downloaded "
+                    f"({str(err).splitlines()[0][:160]})",
+                    received=str(path), expected=f"the file {fname} in $KERAS_HOME/models",
+                    fix=f"copy {fname} to {path.parent}/ (or set KERAS_HOME), or pass --weights none | --weights PATH",
+                ) from None
+    return Weights("imagenet", f"imagenet:{fname}:{file_sha256(path)}", path)
+
+
+def build_backbone(spec: BackboneSpec, size: int, weights: Weights, random_weights: Path | None = None) -> keras.Model:
+    """The backbone with its weights; ``random_weights`` is a saved random init (weights=none)."""
+    import keras
+
+    if weights.kind == "none":
+        keras.utils.set_random_seed(int(weights.identity.split("=")[-1]))
+    model = spec.build((size, size, 3), weights.keras_arg)
+    if weights.kind == "file":
+        model.load_weights(str(weights.path))
+    elif weights.kind == "none" and random_weights is not None and random_weights.is_file():
+        model.load_weights(str(random_weights))
+    model.trainable = False
+    return model
+
+
+def feature_model(spec: BackboneSpec, size: int, backbone: keras.Model) -> keras.Model:
+    """RGB 0..255 pixels -> preprocessing -> backbone; the same graph the end-to-end model uses."""
+    import keras
+
+    from runner import preprocess
+
+    inp = keras.Input((size, size, 3), name="image")
+    return keras.Model(inp, backbone(preprocess.layer(spec.preprocess)(inp)), name=f"{spec.name}_features")
+
+
+def _version(dist: str) -> str:
+    for name in (dist, f"{dist}-cpu"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "absent"
+
+
+def cache_key(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights) -> tuple[str, dict[str, Any]]:
+    parts = {
+        "data": ds.fingerprint(),
+        "backbone": spec.name,
+        "constructor": spec.description,
+        "weights": weights.identity,
+        "size": size,
+        "resize": images.RESIZE,
+        "preprocess": spec.preprocess,
+        "versions": {d: _version(d) for d in ("keras", "tensorflow", "opencv-python-headless", "numpy")},
+    }
+    return make_key(parts), parts
+
+
+def extract_into(ds: Dataset, model: keras.Model, size: int, out: np.ndarray, batch_size: int = 32,
+                 workers: int | None = None, progress: Progress | None = None) -> list[int]:
+    """Decode (threads, bounded lookahead) and run the model batch by batch into ``out``; returns skipped positions."""
+    n = len(ds)
+    workers = workers or min(4, os.cpu_count() or 1)
+    skipped: list[int] = []
+    start = time.perf_counter()
+    batches = [range(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for b in range(len(batches)):
+            while len(pending) < 3 and b + len(pending) < len(batches):
+                rng = batches[b + len(pending)]
+                pending.append((rng, [pool.submit(ds.image, i, size) for i in rng]))
+            rng, futs = pending.popleft()
+            imgs = [f.result() for f in futs]
+            ok = [k for k, img in enumerate(imgs) if img is not None]
+            skipped += [rng[k] for k in range(len(rng)) if imgs[k] is None]
+            if ok:
+                x = np.stack([imgs[k] for k in ok]).astype(np.float32)
+                feats = np.asarray(model.predict_on_batch(x))
+                out[[rng[k] for k in ok]] = feats.astype(np.float16)
+            if len(ok) < len(rng):
+                out[[rng[k] for k in range(len(rng)) if imgs[k] is None]] = 0
+            if progress:
+                progress(rng[-1] + 1, n, time.perf_counter() - start)
+    return skipped
+
+
+def get_features(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights, cache: FeatureCache,
+                 progress: Progress | None = None, batch_size: int = 32) -> tuple[CacheEntry, bool]:
+    """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit."""
+    key, parts = cache_key(ds, spec, size, weights)
+    entry = cache.get(key)
+    if entry is not None:
+        return entry, True
+    backbone = build_backbone(spec, size, weights)
+    model = feature_model(spec, size, backbone)
+    shape = (len(ds), *tuple(int(d) for d in model.output_shape[1:]))
+    meta = {"parts": parts, "backbone": spec.name, "size": size, "n": len(ds), "shape": shape,
+            "dataset": ds.name, "layout": ds.layout}
+    t0 = time.perf_counter()
+    with cache.writer(key, shape, meta) as (out, tmp, meta):
+        skipped = extract_into(ds, model, size, out, batch_size=batch_size, progress=progress)
+        if weights.kind == "none":
+            backbone.save_weights(str(tmp / RANDOM_WEIGHTS_FILE))
+        meta.update(skipped=skipped, skipped_names=[ds.names[i] for i in skipped],
+                    extract_seconds=round(time.perf_counter() - t0, 3))
+    entry = cache.get(key)
+    assert entry is not None
+    return entry, False

@@ -1,0 +1,97 @@
+"""What a backbone or a head is: small, declarative specs that the registry hands out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from runner.errors import RegistryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import optuna
+
+PREPROCESS_MODES = ("caffe", "tf", "torch", "none")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise RegistryError(
+            f"invalid {kind} name",
+            received=name,
+            expected="lower-case snake_case starting with a letter (e.g. 'my_backbone')",
+            fix="rename it in the register call",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A frozen convolutional base.
+
+    ``build(input_shape, weights)`` returns a Keras model mapping *preprocessed* images to the last
+    convolutional feature map; ``weights`` is ``"imagenet"`` or ``None``. ``preprocess`` names the
+    affine input transform the network was trained with (see :mod:`runner.preprocess`).
+    """
+
+    name: str
+    build: Callable[[tuple[int, int, int], str | None], keras.Model]
+    preprocess: str
+    default_size: int
+    min_size: int
+    feature_shape: Callable[[int], tuple[int, int, int]]
+    weights_file: Callable[[int], str] | None = None
+    family: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("backbone", self.name)
+        if self.preprocess not in PREPROCESS_MODES:
+            raise RegistryError(
+                f"backbone {self.name!r} declares an unknown preprocessing",
+                received=self.preprocess,
+                expected=f"one of {', '.join(PREPROCESS_MODES)}",
+                fix="fix the spec's preprocess field",
+            )
+        if not (isinstance(self.min_size, int) and isinstance(self.default_size, int)) or not (
+            0 < self.min_size <= self.default_size
+        ):
+            raise RegistryError(
+                f"backbone {self.name!r} declares bad sizes",
+                received=(self.min_size, self.default_size),
+                expected="0 < min_size <= default_size (ints)",
+                fix="fix the spec's min_size/default_size",
+            )
+
+
+class Head:
+    """Base class of classifier heads; subclasses declare their own search space.
+
+    A head maps a cached feature map ``(h, w, c)`` to class probabilities: ``Dense(1, sigmoid)``
+    for two classes, ``Dense(K, softmax)`` for K classes. The search code never names a
+    hyperparameter: it asks the head for ``suggest(trial)`` and passes the result back.
+    """
+
+    name: str = ""
+    description: str = ""
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def build(self, feature_shape: tuple[int, ...], n_classes: int, params: dict[str, Any]) -> keras.Model:
+        raise NotImplementedError
+
+    def optimizer(self, params: dict[str, Any]) -> keras.optimizers.Optimizer:
+        raise NotImplementedError
+
+    def batch_size(self, params: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    name: str
+    head: Head
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,152 @@
+"""MLflow: where results go, one parent run per search, one child run per trial, the best model registered."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from runner.errors import RunnerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+MAX_PARAM = 6000
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite store under ./mlruns."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    scheme = urlparse(uri).scheme
+    if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks", "file", ""):
+        raise RunnerError("unsupported tracking URI", received=uri,
+                          expected="sqlite:///path.db, http(s)://server, or a database URL", fix="fix --tracking-uri")
+    db = sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def local_root(uri: str) -> Path:
+    """The folder next to a SQLite store (artifacts and the Optuna study go there); ./mlruns otherwise."""
+    db = sqlite_path(uri)
+    return db.parent if db is not None else Path("mlruns")
+
+
+def default_storage(uri: str) -> str:
+    root = local_root(uri)
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'optuna.db'}"
+
+
+def client(uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:
+    exp = cl.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise RunnerError("the MLflow experiment was deleted", received=name, expected="an active experiment",
+                              fix="restore it in the MLflow UI or pass another --experiment")
+        return exp.experiment_id
+    location = None
+    if sqlite_path(uri) is not None:
+        location = (local_root(uri) / "artifacts").resolve().as_uri()
+    return cl.create_experiment(name, artifact_location=location)
+
+
+def _clean(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text[:MAX_PARAM]
+
+
+def log_params(cl: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    """Log params; MLflow params are immutable, so a changed value (a resumed search) goes to a tag instead."""
+    from mlflow.entities import Param
+
+    old = cl.get_run(run_id).data.params
+    new = {str(k): _clean(v) for k, v in params.items()}
+    for k, v in new.items():
+        if k in old and old[k] != v:
+            cl.set_tag(run_id, f"updated.{k}", v)
+    cl.log_batch(run_id, params=[Param(k, v) for k, v in new.items() if k not in old])
+
+
+def log_metrics(cl: MlflowClient, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    cl.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+
+def log_history(cl: MlflowClient, run_id: str, history: dict[str, list[float]]) -> None:
+    """Per-epoch metrics (loss, accuracy, val_loss, val_accuracy) as steps, in one batch call per 1000 values."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    rows = [Metric(k, float(v), now, step) for k, vals in history.items() for step, v in enumerate(vals)]
+    for i in range(0, len(rows), 1000):
+        cl.log_batch(run_id, metrics=rows[i:i + 1000])
+
+
+def start_child(cl: MlflowClient, exp_id: str, parent_id: str, number: int) -> str:
+    run = cl.create_run(exp_id, run_name=f"trial-{number}",
+                        tags={"mlflow.parentRunId": parent_id, "trial_number": str(number)})
+    return run.info.run_id
+
+
+def end_run(cl: MlflowClient, run_id: str, state: str) -> None:
+    """``state`` is complete | pruned | failed; MLflow status FINISHED | KILLED | FAILED."""
+    cl.set_tag(run_id, "state", state)
+    status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")
+    cl.set_terminated(run_id, status=status)
+
+
+def learning_curves(cl: MlflowClient, run_id: str, history: dict[str, list[float]]) -> None:
+    """The reference recipe's two plots: accuracy and loss, train vs validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for metric in ("accuracy", "loss"):
+        if metric not in history:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = range(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], "bo", label=f"Training {metric}")
+        ax.plot(epochs, history.get(f"val_{metric}", []), "b", label=f"Validation {metric}")
+        ax.set_title(f"Training and validation {metric}")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        cl.log_figure(run_id, fig, f"plots/{metric}.png")
+        plt.close(fig)
+
+
+def log_keras_model(uri: str, run_id: str, model: Any, size: int, n_out: int, register_name: str,
+                    metadata: dict[str, Any]) -> tuple[str, int | None]:
+    """Log the end-to-end model with MLflow's Keras flavour and register it; returns (model_uri, version)."""
+    import mlflow
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    sig = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, size, size, 3), "image")]),
+                         outputs=Schema([TensorSpec(np.dtype("float32"), (-1, n_out), "proba")]))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.keras.log_model(model, name="model", signature=sig, registered_model_name=register_name,
+                                      metadata=metadata, await_registration_for=60)
+    version = info.registered_model_version
+    return info.model_uri, int(version) if version is not None else None
