@@ -88,8 +88,8 @@ def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "
     uri = tracking.tracking_uri(tracking_uri)
     storage_url = storage or tracking.default_storage(uri)
     prefix = f"{ds.name}-{spec.name}-"
-    st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
     w = resolve_weights(spec, weights, size, seed)
+    st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
     emit("data", {"name": ds.name, "layout": ds.layout, "classes": ds.classes, "n": len(ds), "backbone": spec.name,
                   "size": size, "weights": w.identity})
 
@@ -153,9 +153,6 @@ def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "
     t_search = time.perf_counter()
     try:
         if remaining > 0:
-            import optuna
-
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
             st.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=True)
     except BaseException:
         cl.set_terminated(parent_id, status="KILLED")

@@ -27,6 +27,7 @@ def open_study(storage_url: str, name: str | None, prefix: str, resume: bool, se
     """Create a new study, or load an existing one with ``resume`` (the latest named ``prefix*`` if unnamed)."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = _storage(storage_url)
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     if resume and name is None:

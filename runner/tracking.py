@@ -25,8 +25,10 @@ def tracking_uri(uri: str | None = None) -> str:
         raise RunnerError("unsupported tracking URI", received=uri,
                           expected="sqlite:///path.db, http(s)://server, or a database URL", fix="fix --tracking-uri")
     db = sqlite_path(uri)
-    if db is not None:
+    if db is not None:  # absolute, so that MLflow's per-URI store cache never mixes two working folders
+        db = db.expanduser().resolve()
         db.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{db}"
     return uri
 
 

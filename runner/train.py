@@ -53,6 +53,12 @@ def _callback(history: dict[str, list[float]], hook: EpochHook | None):
     return Record()
 
 
+def predict(model: keras.Model, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+    """Eager batched inference: no tf.function is traced per trial model."""
+    parts = [np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+
+
 def fit_head(head: Head, params: dict[str, Any], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
              y_val: np.ndarray, n_classes: int, epochs: int, seed: int, patience: int = 5,
              on_epoch: EpochHook | None = None, history: dict[str, list[float]] | None = None) -> FitResult:
@@ -73,6 +79,6 @@ def fit_head(head: Head, params: dict[str, Any], x_train: np.ndarray, y_train: n
               shuffle=True, verbose=0, callbacks=[_callback(history, on_epoch), stop])
     val_loss = history.get("val_loss", [np.inf])
     best_epoch = int(np.argmin(val_loss))
-    proba = np.asarray(model.predict(x_val, batch_size=1024, verbose=0))
+    proba = predict(model, x_val)
     metrics = {f"val_{k}": v for k, v in classification_metrics(y_val, proba, n_classes).items()}
     return FitResult(model, history, best_epoch, metrics, proba)

@@ -1,0 +1,44 @@
+"""The ``runner`` command line: a thin Typer layer over the Python API. Only this layer prints or exits."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from runner.commands import cache as cache_cmd
+from runner.commands import search as search_cmd
+from runner.commands import ui as ui_cmd
+from runner.errors import RunnerError
+
+app = typer.Typer(
+    name="runner",
+    help="Transfer learning on small image datasets: cached backbone features, an Optuna head search, MLflow.\n\n"
+    "Examples:\n\n"
+    "  runner search --trials 30 --weights none      # demo digits, offline\n\n"
+    "  runner search --data train/ --backbone mobilenet_v2_035 --trials 30\n\n"
+    "  runner ui                                     # browse every trial in MLflow",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("search", epilog=search_cmd.EXAMPLES)(search_cmd.search)
+app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
+app.add_typer(cache_cmd.app, name="cache")
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are noise here
+    try:
+        app()
+    except RunnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept; continue with --resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

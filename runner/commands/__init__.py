@@ -1,0 +1,1 @@
+"""One module per CLI command; each is a thin wrapper that calls the Python API and formats its result."""

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runner import data, features
+from runner.cache import FeatureCache, make_key
+from runner.errors import RunnerError
+from runner.registry import get_backbone
+
+
+def _key(ds, spec=None, size=32, weights=None, **patch):
+    spec = spec or get_backbone("mobilenet_v2_035")
+    weights = weights or features.Weights("none", "random:seed=0")
+    key, parts = features.cache_key(ds, spec, size, weights)
+    if patch:
+        return make_key({**parts, **patch})
+    return key
+
+
+def test_key_is_stable_and_content_based(folders: Path, tmp_path: Path) -> None:
+    ds = data.load_dataset(folders)
+    assert _key(ds) == _key(data.load_dataset(folders))
+    moved = shutil.copytree(folders, tmp_path / "elsewhere" / "renamed")
+    assert _key(data.load_dataset(moved)) == _key(ds)  # paths and mtimes are not in the key
+
+
+def test_key_changes_with_every_input_that_matters(folders: Path) -> None:
+    ds = data.load_dataset(folders)
+    base = _key(ds)
+    (folders / "cats" / "cat.3.jpg").write_bytes((folders / "cats" / "cat.4.jpg").read_bytes())
+    others = {
+        "bytes": _key(data.load_dataset(folders)),
+        "backbone": _key(ds, spec=get_backbone("mobilenet_v2_050")),
+        "weights": _key(ds, weights=features.Weights("none", "random:seed=1")),
+        "size": _key(ds, size=48),
+        "resize": _key(ds, resize="cv2.INTER_AREA"),
+        "preprocess": _key(ds, preprocess="caffe"),
+        "versions": _key(ds, versions={"keras": "0"}),
+    }
+    assert base not in others.values()
+    assert len(set(others.values())) == len(others)
+
+
+def test_key_ignores_head_hyperparameters() -> None:
+    import inspect
+
+    # nothing a head does can reach the key: it is computed from data, backbone, weights and size only
+    assert list(inspect.signature(features.cache_key).parameters) == ["ds", "spec", "size", "weights"]
+
+
+def test_atomic_write_and_interrupted_extraction(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path / "c")
+    with pytest.raises(KeyboardInterrupt):
+        with cache.writer("k1", (4, 2), {"n": 4}) as (out, _tmp, _meta):
+            out[:2] = 1
+            raise KeyboardInterrupt
+    assert cache.get("k1") is None and list((tmp_path / "c").iterdir()) == []
+    with cache.writer("k1", (4, 2), {"n": 4}) as (out, _tmp, _meta):
+        out[:] = np.arange(8).reshape(4, 2)
+    entry = cache.get("k1")
+    assert entry is not None and entry.meta["complete"] is True
+    assert entry.features().dtype == np.float16 and entry.features()[3].tolist() == [6, 7]
+    (entry.path / "meta.json").write_text('{"complete": false}')  # a half-written entry is never trusted
+    assert cache.get("k1") is None
+
+
+def test_list_and_clear(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path / "c")
+    for key in ("a1", "b2"):
+        with cache.writer(key, (1, 1), {"backbone": "x"}):
+            pass
+    assert [e.key for e in cache.entries()] == ["a1", "b2"]
+    assert cache.clear(["a1"]) == 1 and [e.key for e in cache.entries()] == ["b2"]
+    with pytest.raises(RunnerError, match="no such cache entry"):
+        cache.clear(["zz"])
+    assert cache.clear() == 1 and cache.entries() == []
+
+
+def test_extraction_streams_and_skips_undecodable(folders: Path, tmp_path: Path) -> None:
+    (folders / "dogs" / "dog.99.jpg").write_bytes(b"\xff\xd8 truncated")
+    ds = data.load_dataset(folders)
+    spec = get_backbone("tiny_cnn")
+    w = features.Weights("none", "random:seed=0")
+    events = []
+    entry, hit = features.get_features(ds, spec, 16, w, FeatureCache(tmp_path / "c"), batch_size=4,
+                                       progress=lambda d, t, s: events.append(d))
+    assert not hit and events[-1] == len(ds) == 21 and len(events) == 6
+    assert entry.meta["skipped_names"] == ["dogs/dog.99.jpg"]
+    assert entry.features().shape == (21, 4, 4, 16)
+    assert (entry.file(features.RANDOM_WEIGHTS_FILE)).is_file()
+    again, hit = features.get_features(ds, spec, 16, w, FeatureCache(tmp_path / "c"))
+    assert hit and again.key == entry.key
+
+
+def test_weights_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    spec = get_backbone("mobilenet_v2_035")
+    with pytest.raises(RunnerError, match="weights file not found"):
+        features.resolve_weights(spec, str(tmp_path / "nope.weights.h5"), 32, 0)
+    with pytest.raises(RunnerError, match="has no ImageNet weights"):
+        features.resolve_weights(get_backbone("tiny_cnn"), "imagenet", 32, 0)
+    # offline: Keras cannot download, and the error names the file and where to put it
+    fake = dataclasses.replace(spec, build=_offline_build)
+    with pytest.raises(RunnerError) as err:
+        features.resolve_weights(fake, "imagenet", 224, 0)
+    msg = str(err.value)
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5" in msg
+    assert str(tmp_path / "empty-keras" / "models") in msg and "--weights none" in msg
+
+
+def _offline_build(shape, weights):
+    raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known")
