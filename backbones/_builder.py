@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from runner.specs import BackboneSpec
+
+KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
 def reduce_size(size: int, stages: int = 5, rounding: str = "ceil") -> int:
@@ -26,6 +29,7 @@ def keras_application(
     min_size: int,
     rounding: str,
     weights_file: Callable[[int], str] | None,
+    weights_origin: str = "",
     kwargs: dict[str, Any] | None = None,
     description: str = "",
 ) -> BackboneSpec:
@@ -50,6 +54,8 @@ def keras_application(
         min_size=min_size,
         feature_shape=feature_shape,
         weights_file=weights_file,
+        weights_origin=weights_origin,
         family=family,
-        description=description or f"keras.applications.{constructor}({', '.join(f'{k}={v}' for k, v in extra.items())})",
+        description=description
+        or f"keras.applications.{constructor}({', '.join(f'{k}={v}' for k, v in extra.items())})",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backbones._builder import keras_application
+from backbones._builder import KERAS_WEIGHTS, keras_application
 from runner.registry import register_backbone
 from runner.specs import BackboneSpec
 
@@ -24,6 +24,7 @@ def _mobilenet_v2(name: str, alpha: float) -> BackboneSpec:
         min_size=32,
         rounding="ceil",
         weights_file=weights_file,
+        weights_origin=f"{KERAS_WEIGHTS}mobilenet_v2/",
         kwargs={"alpha": alpha},
     )
 

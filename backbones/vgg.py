@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backbones._builder import keras_application
+from backbones._builder import KERAS_WEIGHTS, keras_application
 from runner.registry import register_backbone
 from runner.specs import BackboneSpec
 
@@ -18,6 +18,7 @@ def _vgg(name: str, constructor: str) -> BackboneSpec:
         min_size=32,
         rounding="floor",
         weights_file=lambda size: f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_origin=f"{KERAS_WEIGHTS}{name}/",
     )
 
 

@@ -7,11 +7,19 @@ Cached backbone features, an Optuna search over classifier heads, MLflow trackin
 from __future__ import annotations
 
 from runner.errors import RunnerError
-from runner.search import SearchResult, search  # noqa: E402  (function shadows the module name)
 from runner.registry import get_backbone, get_head, register_backbone, register_head
+from runner.search import SearchResult, search  # noqa: E402  (function shadows the module name)
 from runner.specs import BackboneSpec, Head
 
 __version__ = "0.1.0"
-__all__ = ["BackboneSpec", "Head", "RunnerError", "SearchResult", "get_backbone", "get_head", "register_backbone",
-           "register_head", "search"]
-
+__all__ = [
+    "BackboneSpec",
+    "Head",
+    "RunnerError",
+    "SearchResult",
+    "get_backbone",
+    "get_head",
+    "register_backbone",
+    "register_head",
+    "search",
+]

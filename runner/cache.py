@@ -62,8 +62,12 @@ class FeatureCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise RunnerError("cannot create the cache folder", received=str(self.root),
-                              expected="a writable folder", fix=f"pass --cache-dir or set RUNNER_CACHE_DIR ({err.strerror})") from None
+            raise RunnerError(
+                "cannot create the cache folder",
+                received=str(self.root),
+                expected="a writable folder",
+                fix=f"pass --cache-dir or set RUNNER_CACHE_DIR ({err.strerror})",
+            ) from None
 
     def get(self, key: str) -> CacheEntry | None:
         path = self.root / key
@@ -111,8 +115,12 @@ class FeatureCache:
         targets = [self.root / k for k in keys] if keys else [p for p in self.root.iterdir() if p.is_dir()]
         missing = [p.name for p in targets if not p.is_dir()]
         if missing:
-            raise RunnerError("no such cache entry", received=missing[0], expected="a key shown by `runner cache list`",
-                              fix="copy the key from `runner cache list`")
+            raise RunnerError(
+                "no such cache entry",
+                received=missing[0],
+                expected="a key shown by `runner cache list`",
+                fix="copy the key from `runner cache list`",
+            )
         for p in targets:
             shutil.rmtree(p)
         return sum(1 for p in targets if not p.name.startswith("."))

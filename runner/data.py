@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,42 +18,16 @@ import numpy as np
 
 from runner import images
 from runner.errors import DataError
+from runner.readers import ArrayReader, FileReader, ZipReader
 
-LAYOUTS_HELP = "a class-per-folder directory, a Kaggle flat folder (cat.0.jpg), a .zip of either, a CSV path,label, or 'demo'"
+LAYOUTS_HELP = (
+    "a class-per-folder directory, a Kaggle flat folder (cat.0.jpg), a .zip of either, a CSV path,label, or 'demo'"
+)
 
 
 def natural_key(text: str) -> list[object]:
     """Sort key that orders ``cat.2`` before ``cat.10``."""
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text)]
-
-
-class FileReader:
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-
-    def read(self, i: int) -> bytes:
-        return self.paths[i].read_bytes()
-
-
-class ZipReader:
-    """Reads members of one zip in place; one handle per thread (ZipFile is not thread-safe)."""
-
-    def __init__(self, path: Path, members: list[str]) -> None:
-        self.path, self.members, self._local = path, members, threading.local()
-
-    def read(self, i: int) -> bytes:
-        zf = getattr(self._local, "zf", None)
-        if zf is None:
-            zf = self._local.zf = zipfile.ZipFile(self.path)
-        return zf.read(self.members[i])
-
-
-class ArrayReader:
-    def __init__(self, arrays: np.ndarray) -> None:
-        self.arrays = arrays
-
-    def read(self, i: int) -> np.ndarray:
-        return self.arrays[i]
 
 
 @dataclass
@@ -113,8 +86,16 @@ class Dataset:
         keep = np.asarray(keep, dtype=np.int64)
         base = self.index if self.index is not None else np.arange(len(self))
         digests = [self._digests[i] for i in keep] if self._digests is not None else None
-        return Dataset(self.name, self.layout, self.classes, [self.names[i] for i in keep], self.labels[keep],
-                       self.reader, base[keep], digests)
+        return Dataset(
+            self.name,
+            self.layout,
+            self.classes,
+            [self.names[i] for i in keep],
+            self.labels[keep],
+            self.reader,
+            base[keep],
+            digests,
+        )
 
     def counts(self) -> dict[str, int]:
         return {c: int(np.sum(self.labels == k)) for k, c in enumerate(self.classes)}
@@ -123,20 +104,30 @@ class Dataset:
 def _labelled(rel: list[str], where: str) -> tuple[str, list[tuple[str, str]]]:
     """Detect the layout of relative image paths; return (layout, [(path, label)])."""
     if not rel:
-        raise DataError(f"no images found in {where}", received=where, expected=LAYOUTS_HELP,
-                        fix=f"point --data at a folder of images ({', '.join(images.IMAGE_EXTENSIONS)})")
+        raise DataError(
+            f"no images found in {where}",
+            received=where,
+            expected=LAYOUTS_HELP,
+            fix=f"point --data at a folder of images ({', '.join(images.IMAGE_EXTENSIONS)})",
+        )
     depths = {p.count("/") for p in rel}
     if 0 in depths and len(depths) > 1:
-        raise DataError(f"{where} mixes loose images and class folders", received=where,
-                        expected="either class folders only or loose Kaggle-named files only",
-                        fix="move the loose images into their class folder (or the reverse)")
+        raise DataError(
+            f"{where} mixes loose images and class folders",
+            received=where,
+            expected="either class folders only or loose Kaggle-named files only",
+            fix="move the loose images into their class folder (or the reverse)",
+        )
     if 0 not in depths:
         return "folders", [(p, p.split("/", 1)[0]) for p in rel]
     bad = [p for p in rel if p.count(".") < 2]
     if bad:
-        raise DataError(f"flat folder {where} has file names that carry no label", received=bad[0],
-                        expected="Kaggle-style names 'label.N.ext' such as cat.0.jpg, or class sub-folders",
-                        fix="rename the files or put them in one folder per class")
+        raise DataError(
+            f"flat folder {where} has file names that carry no label",
+            received=bad[0],
+            expected="Kaggle-style names 'label.N.ext' such as cat.0.jpg, or class sub-folders",
+            fix="rename the files or put them in one folder per class",
+        )
     return "kaggle", [(p, p.split(".", 1)[0]) for p in rel]
 
 
@@ -145,7 +136,7 @@ def _strip_common_dirs(names: list[str]) -> tuple[str, list[str]]:
     while names and all("/" in n for n in names) and len({n.split("/", 1)[0] for n in names}) == 1:
         head = names[0].split("/", 1)[0] + "/"
         prefix += head
-        names = [n[len(head):] for n in names]
+        names = [n[len(head) :] for n in names]
     return prefix, names
 
 
@@ -159,7 +150,9 @@ def _build(name: str, layout: str, pairs: list[tuple[str, str]], reader_for) -> 
 
 
 def _from_dir(path: Path) -> Dataset:
-    rel = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images.is_image_name(p.name))
+    rel = sorted(
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images.is_image_name(p.name)
+    )
     layout, pairs = _labelled(rel, str(path))
     return _build(path.name, layout, pairs, lambda names: FileReader([path / n for n in names]))
 
@@ -167,10 +160,13 @@ def _from_dir(path: Path) -> Dataset:
 def _from_zip(path: Path) -> Dataset:
     try:
         with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.namelist() if not m.endswith("/") and "__MACOSX/" not in m and images.is_image_name(m)]
+            members = [
+                m for m in zf.namelist() if not m.endswith("/") and "__MACOSX/" not in m and images.is_image_name(m)
+            ]
     except zipfile.BadZipFile as err:
-        raise DataError("cannot open zip", received=str(path), expected="a valid .zip archive",
-                        fix=f"re-create the archive ({err})") from None
+        raise DataError(
+            "cannot open zip", received=str(path), expected="a valid .zip archive", fix=f"re-create the archive ({err})"
+        ) from None
     prefix, rel = _strip_common_dirs(members)
     layout, pairs = _labelled(rel, str(path))
     return _build(path.stem, f"zip:{layout}", pairs, lambda names: ZipReader(path, [prefix + n for n in names]))
@@ -182,16 +178,28 @@ def _from_csv(path: Path) -> Dataset:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError("cannot read CSV", received=str(path), expected="a CSV with columns path,label",
-                        fix=f"fix the file ({str(err).splitlines()[0]})") from None
+        raise DataError(
+            "cannot read CSV",
+            received=str(path),
+            expected="a CSV with columns path,label",
+            fix=f"fix the file ({str(err).splitlines()[0]})",
+        ) from None
     if not {"path", "label"} <= set(frame.columns):
-        raise DataError(f"CSV {path} lacks the required columns", received=list(frame.columns),
-                        expected="columns 'path' and 'label'", fix="add a header line 'path,label'")
+        raise DataError(
+            f"CSV {path} lacks the required columns",
+            received=list(frame.columns),
+            expected="columns 'path' and 'label'",
+            fix="add a header line 'path,label'",
+        )
     missing = [p for p in frame["path"] if not (path.parent / p).is_file()]
     if missing:
-        raise DataError(f"{len(missing)} file(s) listed in {path.name} do not exist", received=missing[0],
-                        expected=f"paths relative to {path.parent}", fix="correct the paths or remove those rows")
-    pairs = list(zip(frame["path"], frame["label"]))
+        raise DataError(
+            f"{len(missing)} file(s) listed in {path.name} do not exist",
+            received=missing[0],
+            expected=f"paths relative to {path.parent}",
+            fix="correct the paths or remove those rows",
+        )
+    pairs = list(zip(frame["path"], frame["label"], strict=True))
     return _build(path.stem, "csv", pairs, lambda names: FileReader([path.parent / n for n in names]))
 
 
@@ -208,14 +216,20 @@ def _demo() -> Dataset:
 def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
     """List the items of ``data`` (no pixels are decoded here)."""
     if per_class is not None and per_class < 1:
-        raise DataError("bad --per-class", received=per_class, expected="an integer >= 1", fix="pass e.g. --per-class 1500")
+        raise DataError(
+            "bad --per-class", received=per_class, expected="an integer >= 1", fix="pass e.g. --per-class 1500"
+        )
     if str(data) == "demo":
         ds = _demo()
     else:
         path = Path(data).expanduser()
         if not path.exists():
-            raise DataError("data path does not exist", received=str(data), expected=LAYOUTS_HELP,
-                            fix="check the path passed to --data")
+            raise DataError(
+                "data path does not exist",
+                received=str(data),
+                expected=LAYOUTS_HELP,
+                fix="check the path passed to --data",
+            )
         if path.is_dir():
             ds = _from_dir(path)
         elif path.suffix.lower() == ".zip":
@@ -223,8 +237,12 @@ def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
         elif path.suffix.lower() == ".csv":
             ds = _from_csv(path)
         else:
-            raise DataError("unsupported data file", received=str(data), expected=LAYOUTS_HELP,
-                            fix="pass a folder, a .zip or a .csv")
+            raise DataError(
+                "unsupported data file",
+                received=str(data),
+                expected=LAYOUTS_HELP,
+                fix="pass a folder, a .zip or a .csv",
+            )
     if per_class is not None:
         keep = np.concatenate([np.flatnonzero(ds.labels == k)[:per_class] for k in range(len(ds.classes))])
         ds = ds.subset(np.sort(keep))
@@ -234,17 +252,29 @@ def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
 def check_usable(ds: Dataset, what: str = "dataset") -> None:
     """Empty data, fewer than 2 classes, or a class with fewer than 2 images is an error."""
     if len(ds) == 0:
-        raise DataError(f"the {what} is empty", received=0, expected="at least 2 images per class",
-                        fix="check --data (and that the images can be decoded)")
+        raise DataError(
+            f"the {what} is empty",
+            received=0,
+            expected="at least 2 images per class",
+            fix="check --data (and that the images can be decoded)",
+        )
     counts = ds.counts()
     present = {c: n for c, n in counts.items() if n > 0}
     if len(present) < 2:
-        raise DataError(f"the {what} has fewer than 2 classes", received=list(present),
-                        expected="at least 2 classes", fix="add images of another class")
+        raise DataError(
+            f"the {what} has fewer than 2 classes",
+            received=list(present),
+            expected="at least 2 classes",
+            fix="add images of another class",
+        )
     small = {c: n for c, n in counts.items() if n < 2}
     if small:
-        raise DataError(f"a class of the {what} has fewer than 2 images", received=small,
-                        expected="at least 2 images per class", fix="add images or remove that class")
+        raise DataError(
+            f"a class of the {what} has fewer than 2 images",
+            received=small,
+            expected="at least 2 images per class",
+            fix="add images or remove that class",
+        )
 
 
 def split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +285,10 @@ def split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarra
     try:
         tr, va = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=labels)
     except ValueError as err:
-        raise DataError("cannot make a stratified split", received=f"{len(labels)} images, --val-fraction {val_fraction}",
-                        expected="at least one validation and one training image per class",
-                        fix=f"use more images or another --val-fraction ({err})") from None
+        raise DataError(
+            "cannot make a stratified split",
+            received=f"{len(labels)} images, --val-fraction {val_fraction}",
+            expected="at least one validation and one training image per class",
+            fix=f"use more images or another --val-fraction ({err})",
+        ) from None
     return np.sort(tr), np.sort(va)

@@ -6,11 +6,12 @@ import hashlib
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,10 +50,6 @@ class Weights:
     identity: str
     path: Path | None = None
 
-    @property
-    def keras_arg(self) -> str | None:
-        return "imagenet" if self.kind == "imagenet" else None
-
 
 def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> Weights:
     """Check the weights exist (downloading ImageNet weights through Keras's cache if needed) before any work."""
@@ -61,23 +58,35 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> W
     if weights != "imagenet":
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError("weights file not found", received=weights, expected="imagenet, none, or a path to a Keras weights file",
-                               fix="check the path given to --weights")
+            raise WeightsError(
+                "weights file not found",
+                received=weights,
+                expected="imagenet, none, or a path to a Keras weights file",
+                fix="check the path given to --weights",
+            )
         return Weights("file", f"file:{file_sha256(path)}", path.resolve())
     if spec.weights_file is None:
-        raise WeightsError(f"backbone {spec.name!r} has no ImageNet weights", received="imagenet",
-                           expected="--weights none or a weights file", fix="pass --weights none or --weights PATH")
+        raise WeightsError(
+            f"backbone {spec.name!r} has no ImageNet weights",
+            received="imagenet",
+            expected="--weights none or a weights file",
+            fix="pass --weights none or --weights PATH",
+        )
     fname = spec.weights_file(size)
     path = keras_home() / "models" / fname
     if not path.is_file():
-        try:
-            spec.build((size, size, 3), "imagenet")  # Keras downloads into its own cache
+        import keras
+
+        try:  # Keras's own downloader, into Keras's own cache folder
+            origin = spec.weights_origin + fname
+            keras.utils.get_file(fname, origin, cache_subdir="models", cache_dir=str(path.parents[1]))
         except Exception as err:  # noqa: BLE001  (Keras raises a bare Exception on fetch failure)
             if not path.is_file():
                 raise WeightsError(
                     f"ImageNet weights for {spec.name} are not in the Keras cache and could not be downloaded "
                     f"({str(err).splitlines()[0][:160]})",
-                    received=str(path), expected=f"the file {fname} in $KERAS_HOME/models",
+                    received=str(path),
+                    expected=f"the file {fname} in $KERAS_HOME/models",
                     fix=f"copy {fname} to {path.parent}/ (or set KERAS_HOME), or pass --weights none | --weights PATH",
                 ) from None
     return Weights("imagenet", f"imagenet:{fname}:{file_sha256(path)}", path)
@@ -89,8 +98,8 @@ def build_backbone(spec: BackboneSpec, size: int, weights: Weights, random_weigh
 
     if weights.kind == "none":
         keras.utils.set_random_seed(int(weights.identity.split("=")[-1]))
-    model = spec.build((size, size, 3), weights.keras_arg)
-    if weights.kind == "file":
+    model = spec.build((size, size, 3), None)
+    if weights.kind in ("file", "imagenet"):  # imagenet: the resolved file in Keras's cache, as Keras loads it
         model.load_weights(str(weights.path))
     elif weights.kind == "none" and random_weights is not None and random_weights.is_file():
         model.load_weights(str(random_weights))
@@ -131,8 +140,15 @@ def cache_key(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights) -> t
     return make_key(parts), parts
 
 
-def extract_into(ds: Dataset, model: keras.Model, size: int, out: np.ndarray, batch_size: int = 32,
-                 workers: int | None = None, progress: Progress | None = None) -> list[int]:
+def extract_into(
+    ds: Dataset,
+    model: keras.Model,
+    size: int,
+    out: np.ndarray,
+    batch_size: int = 32,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
     """Decode (threads, bounded lookahead) and run the model batch by batch into ``out``; returns skipped positions."""
     n = len(ds)
     workers = workers or min(4, os.cpu_count() or 1)
@@ -160,8 +176,15 @@ def extract_into(ds: Dataset, model: keras.Model, size: int, out: np.ndarray, ba
     return skipped
 
 
-def get_features(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights, cache: FeatureCache,
-                 progress: Progress | None = None, batch_size: int = 32) -> tuple[CacheEntry, bool]:
+def get_features(
+    ds: Dataset,
+    spec: BackboneSpec,
+    size: int,
+    weights: Weights,
+    cache: FeatureCache,
+    progress: Progress | None = None,
+    batch_size: int = 32,
+) -> tuple[CacheEntry, bool]:
     """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit."""
     key, parts = cache_key(ds, spec, size, weights)
     entry = cache.get(key)
@@ -170,15 +193,25 @@ def get_features(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights, c
     backbone = build_backbone(spec, size, weights)
     model = feature_model(spec, size, backbone)
     shape = (len(ds), *tuple(int(d) for d in model.output_shape[1:]))
-    meta = {"parts": parts, "backbone": spec.name, "size": size, "n": len(ds), "shape": shape,
-            "dataset": ds.name, "layout": ds.layout}
+    meta = {
+        "parts": parts,
+        "backbone": spec.name,
+        "size": size,
+        "n": len(ds),
+        "shape": shape,
+        "dataset": ds.name,
+        "layout": ds.layout,
+    }
     t0 = time.perf_counter()
     with cache.writer(key, shape, meta) as (out, tmp, meta):
         skipped = extract_into(ds, model, size, out, batch_size=batch_size, progress=progress)
         if weights.kind == "none":
             backbone.save_weights(str(tmp / RANDOM_WEIGHTS_FILE))
-        meta.update(skipped=skipped, skipped_names=[ds.names[i] for i in skipped],
-                    extract_seconds=round(time.perf_counter() - t0, 3))
+        meta.update(
+            skipped=skipped,
+            skipped_names=[ds.names[i] for i in skipped],
+            extract_seconds=round(time.perf_counter() - t0, 3),
+        )
     entry = cache.get(key)
     assert entry is not None
     return entry, False

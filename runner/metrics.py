@@ -14,7 +14,9 @@ def as_matrix(proba: np.ndarray, n_classes: int) -> np.ndarray:
     return proba
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int, eps: float = 1e-7) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, n_classes: int, eps: float = 1e-7
+) -> dict[str, float]:
     from sklearn.metrics import log_loss, roc_auc_score
 
     p = np.clip(as_matrix(proba, n_classes), eps, 1 - eps)

@@ -13,7 +13,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 
-def end_to_end(spec: BackboneSpec, size: int, weights: Weights, entry: CacheEntry, head_model: keras.Model) -> keras.Model:
+def end_to_end(
+    spec: BackboneSpec, size: int, weights: Weights, entry: CacheEntry, head_model: keras.Model
+) -> keras.Model:
     """Assemble the model with the very backbone weights the cached features came from."""
     import keras
 

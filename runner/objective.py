@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,19 @@ class Objective:
 
     def fit(self, params: dict[str, Any], number: int, hook=None, history=None):
         a = self.arrays
-        return fit_head(self.head, params, a.x_train, a.y_train, a.x_val, a.y_val, a.n_classes, self.epochs,
-                        self.trial_seed(number), on_epoch=hook, history=history)
+        return fit_head(
+            self.head,
+            params,
+            a.x_train,
+            a.y_train,
+            a.x_val,
+            a.y_val,
+            a.n_classes,
+            self.epochs,
+            self.trial_seed(number),
+            on_epoch=hook,
+            history=history,
+        )
 
     def __call__(self, trial: Any) -> float:
         import keras
@@ -77,13 +89,30 @@ class Objective:
                 self._best_value = value
                 self.best_weights = {trial.number: fit.model.get_weights()}
             state = "complete"
-            self.on_event("trial", {"number": trial.number, "params": params, "metrics": fit.metrics,
-                                    "state": state, "best_value": self._best_value})
+            self.on_event(
+                "trial",
+                {
+                    "number": trial.number,
+                    "params": params,
+                    "metrics": fit.metrics,
+                    "state": state,
+                    "best_value": self._best_value,
+                },
+            )
             return value
         except optuna.TrialPruned:
             state = "pruned"
-            self.on_event("trial", {"number": trial.number, "params": params, "metrics": {}, "state": state,
-                                    "epochs": len(history.get("loss", [])), "best_value": self._best_value})
+            self.on_event(
+                "trial",
+                {
+                    "number": trial.number,
+                    "params": params,
+                    "metrics": {},
+                    "state": state,
+                    "epochs": len(history.get("loss", [])),
+                    "best_value": self._best_value,
+                },
+            )
             raise
         finally:
             tracking.log_history(self.client, run_id, history)

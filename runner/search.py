@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -15,31 +14,12 @@ from runner.cache import FeatureCache
 from runner.data import Dataset, check_usable, load_dataset, split
 from runner.errors import DataError, RunnerError
 from runner.features import get_features, resolve_weights
+from runner.finalize import SearchResult, finalize
 from runner.objective import Arrays, Objective
 from runner.registry import get_backbone, get_head
 
 Event = Callable[[str, dict[str, Any]], None]
 METRICS = ("log_loss", "accuracy")
-
-
-@dataclass
-class SearchResult:
-    parent_run_id: str
-    experiment_id: str
-    study_name: str
-    storage: str
-    best_trial: int
-    best_params: dict[str, Any]
-    best_metrics: dict[str, float]
-    model_uri: str
-    registered_model: dict[str, Any]
-    cache: dict[str, Any]
-    data: dict[str, Any]
-    n_trials: dict[str, int]
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _check(cond: bool, what: str, received: object, expected: str, fix: str) -> None:
@@ -58,40 +38,84 @@ def _load(entry: Any, rows: np.ndarray) -> np.ndarray:
     return np.asarray(entry.features()[rows], dtype=np.float32)
 
 
-def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "vgg16", head: str = "dense",
-           weights: str = "imagenet", image_size: int | None = None, per_class: int | None = None,
-           val_fraction: float = 0.2, seed: int = 0, trials: int = 30, timeout: float | None = None,
-           epochs: int = 30, metric: str = "log_loss", storage: str | None = None, study: str | None = None,
-           resume: bool = False, tracking_uri: str | None = None, experiment: str = "runner",
-           register_name: str | None = None, cache_dir: str | None = None, on_event: Event | None = None) -> SearchResult:
+def search(
+    data: str = "demo",
+    *,
+    val_data: str | None = None,
+    backbone: str = "vgg16",
+    head: str = "dense",
+    weights: str = "imagenet",
+    image_size: int | None = None,
+    per_class: int | None = None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    trials: int = 30,
+    timeout: float | None = None,
+    epochs: int = 30,
+    metric: str = "log_loss",
+    storage: str | None = None,
+    study: str | None = None,
+    resume: bool = False,
+    tracking_uri: str | None = None,
+    experiment: str = "runner",
+    register_name: str | None = None,
+    cache_dir: str | None = None,
+    on_event: Event | None = None,
+) -> SearchResult:
     """Run a head search; see ``runner search --help`` for the meaning of every argument."""
     emit: Event = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
     _check(isinstance(trials, int) and trials >= 1, "bad --trials", trials, "an integer >= 1", "pass e.g. --trials 30")
     _check(isinstance(epochs, int) and epochs >= 1, "bad --epochs", epochs, "an integer >= 1", "pass e.g. --epochs 30")
     _check(metric in METRICS, "bad --metric", metric, " or ".join(METRICS), "pass --metric log_loss")
-    _check(val_data is not None or 0.0 < val_fraction < 1.0, "bad --val-fraction", val_fraction,
-           "a number strictly between 0 and 1", "pass e.g. --val-fraction 0.2")
-    _check(timeout is None or timeout > 0, "bad --timeout", timeout, "seconds > 0", "drop it or pass e.g. --timeout 600")
+    _check(
+        val_data is not None or 0.0 < val_fraction < 1.0,
+        "bad --val-fraction",
+        val_fraction,
+        "a number strictly between 0 and 1",
+        "pass e.g. --val-fraction 0.2",
+    )
+    _check(
+        timeout is None or timeout > 0, "bad --timeout", timeout, "seconds > 0", "drop it or pass e.g. --timeout 600"
+    )
     spec = get_backbone(backbone)
     head_obj = get_head(head)
     size = image_size or (spec.min_size if str(data) == "demo" else spec.default_size)
-    _check(isinstance(size, int) and size >= spec.min_size, "image size too small for the backbone", size,
-           f"an integer >= {spec.min_size} for {spec.name}", f"pass --image-size {max(spec.min_size, 32)} or larger")
+    _check(
+        isinstance(size, int) and size >= spec.min_size,
+        "image size too small for the backbone",
+        size,
+        f"an integer >= {spec.min_size} for {spec.name}",
+        f"pass --image-size {max(spec.min_size, 32)} or larger",
+    )
 
     ds = load_dataset(data, per_class)
     val_ds = load_dataset(val_data) if val_data is not None else None
     if val_ds is not None and val_ds.classes != ds.classes:
-        raise DataError("validation classes differ from training classes", received=val_ds.classes,
-                        expected=str(ds.classes), fix="use the same class names in --val-data")
+        raise DataError(
+            "validation classes differ from training classes",
+            received=val_ds.classes,
+            expected=str(ds.classes),
+            fix="use the same class names in --val-data",
+        )
 
     uri = tracking.tracking_uri(tracking_uri)
     storage_url = storage or tracking.default_storage(uri)
     prefix = f"{ds.name}-{spec.name}-"
     w = resolve_weights(spec, weights, size, seed)
     st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
-    emit("data", {"name": ds.name, "layout": ds.layout, "classes": ds.classes, "n": len(ds), "backbone": spec.name,
-                  "size": size, "weights": w.identity})
+    emit(
+        "data",
+        {
+            "name": ds.name,
+            "layout": ds.layout,
+            "classes": ds.classes,
+            "n": len(ds),
+            "backbone": spec.name,
+            "size": size,
+            "weights": w.identity,
+        },
+    )
 
     cache = FeatureCache(cache_dir)
 
@@ -102,10 +126,17 @@ def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "
     entry, hit = get_features(ds, spec, size, w, cache, progress=progress)
     val_entry, val_hit = get_features(val_ds, spec, size, w, cache, progress=progress) if val_ds else (None, True)
     feat_seconds = time.perf_counter() - t_feat
-    skipped = list(entry.meta.get("skipped_names", [])) + list(val_entry.meta.get("skipped_names", []) if val_entry else [])
+    skipped = list(entry.meta.get("skipped_names", [])) + list(
+        val_entry.meta.get("skipped_names", []) if val_entry else []
+    )
     if skipped:
-        emit("warning", {"message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}"
-                                    + (" ..." if len(skipped) > 5 else "")})
+        emit(
+            "warning",
+            {
+                "message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}"
+                + (" ..." if len(skipped) > 5 else "")
+            },
+        )
     ds, rows = _features_for(ds, entry)
     check_usable(ds, "training data")
     if val_ds is not None:
@@ -119,26 +150,37 @@ def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "
 
     cl = tracking.client(uri)
     exp_id = tracking.experiment_id(cl, uri, experiment)
-    parent_id = st.user_attrs.get("parent_run_id")
-    if parent_id is None:
-        parent = cl.create_run(exp_id, run_name=st.study_name, tags={"study": st.study_name, "runner": "search"})
-        parent_id = parent.info.run_id
-        st.set_user_attr("parent_run_id", parent_id)
-        st.set_user_attr("data_fingerprint", entry.meta["parts"]["data"])
-    elif st.user_attrs.get("data_fingerprint") != entry.meta["parts"]["data"]:
-        raise RunnerError("the study to resume was run on other data", received=ds.name,
-                          expected="the same images as the first run", fix="resume with the same --data, or start a new study")
-    else:
-        cl.update_run(parent_id, status="RUNNING")
-    tracking.log_params(cl, parent_id, {
-        "data": str(data), "layout": ds.layout, "classes": ",".join(ds.classes), "n_images": len(ds),
-        "n_train": len(arrays.y_train), "n_val": len(arrays.y_val), "class_counts": ds.counts(),
-        "n_skipped": len(skipped), "data_fingerprint": entry.meta["parts"]["data"], "backbone": spec.name,
-        "weights": w.identity, "image_size": size, "head": head_obj.name, "trials": trials, "epochs": epochs,
-        "metric": metric, "seed": seed, "val_fraction": val_fraction if val_ds is None else "explicit",
-        "val_data": str(val_data), "per_class": per_class, "timeout": timeout, "study": st.study_name,
-        "storage": storage_url, "feature_shape": list(arrays.x_train.shape[1:]),
-    })
+    parent_id = tracking.parent_run(cl, exp_id, st, entry.meta["parts"]["data"], ds.name)
+    tracking.log_params(
+        cl,
+        parent_id,
+        {
+            "data": str(data),
+            "layout": ds.layout,
+            "classes": ",".join(ds.classes),
+            "n_images": len(ds),
+            "n_train": len(arrays.y_train),
+            "n_val": len(arrays.y_val),
+            "class_counts": ds.counts(),
+            "n_skipped": len(skipped),
+            "data_fingerprint": entry.meta["parts"]["data"],
+            "backbone": spec.name,
+            "weights": w.identity,
+            "image_size": size,
+            "head": head_obj.name,
+            "trials": trials,
+            "epochs": epochs,
+            "metric": metric,
+            "seed": seed,
+            "val_fraction": val_fraction if val_ds is None else "explicit",
+            "val_data": str(val_data),
+            "per_class": per_class,
+            "timeout": timeout,
+            "study": st.study_name,
+            "storage": storage_url,
+            "feature_shape": list(arrays.x_train.shape[1:]),
+        },
+    )
     if resume:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
     cl.set_tag(parent_id, "cache_hit", str(hit and val_hit).lower())
@@ -159,52 +201,25 @@ def search(data: str = "demo", *, val_data: str | None = None, backbone: str = "
         raise
     search_seconds = time.perf_counter() - t_search
     try:
-        result = _finish(st, objective, spec, size, w, entry, ds, data, cl, uri, parent_id, register_name)
+        result = finalize(st, objective, spec, size, w, entry, ds, data, cl, uri, parent_id, register_name)
     except BaseException:
         cl.set_terminated(parent_id, status="FAILED")
         raise
     result.cache = {"hit": bool(hit and val_hit), "key": entry.key, "dir": str(cache.root)}
-    result.data = {"name": ds.name, "layout": ds.layout, "classes": ds.classes, "n_train": int(len(arrays.y_train)),
-                   "n_val": int(len(arrays.y_val)), "skipped": skipped}
-    result.seconds = {"features": round(feat_seconds, 3), "search": round(search_seconds, 3),
-                      "total": round(time.perf_counter() - t0, 3)}
+    result.data = {
+        "name": ds.name,
+        "layout": ds.layout,
+        "classes": ds.classes,
+        "n_train": int(len(arrays.y_train)),
+        "n_val": int(len(arrays.y_val)),
+        "skipped": skipped,
+    }
+    result.seconds = {
+        "features": round(feat_seconds, 3),
+        "search": round(search_seconds, 3),
+        "total": round(time.perf_counter() - t0, 3),
+    }
     result.storage = storage_url
     tracking.log_metrics(cl, parent_id, {f"seconds_{k}": v for k, v in result.seconds.items()})
     cl.set_terminated(parent_id, status="FINISHED")
     return result
-
-
-def _finish(st: Any, objective: Objective, spec: Any, size: int, w: Any, entry: Any, ds: Dataset, data: str,
-            cl: Any, uri: str, parent_id: str, register_name: str | None) -> SearchResult:
-    from optuna.trial import TrialState
-
-    from runner.model import end_to_end, model_metadata
-
-    done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done:
-        raise RunnerError("no trial completed", received=f"{len(st.trials)} trial(s), all pruned or failed",
-                          expected="at least one complete trial", fix="raise --trials or --timeout")
-    best = st.best_trial
-    params = dict(best.params)
-    head_model = objective.head.build(tuple(objective.arrays.x_train.shape[1:]), objective.arrays.n_classes, params)
-    if best.number in objective.best_weights:
-        head_model.set_weights(objective.best_weights[best.number])
-    else:  # best trial ran in an earlier process: retrain it with its own seed (deterministic)
-        head_model = objective.fit(params, best.number).model
-    model = end_to_end(spec, size, w, entry, head_model)
-    name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{spec.name}")
-    history = best.user_attrs.get("history", {})
-    metrics = dict(best.user_attrs.get("metrics", {}))
-    meta = model_metadata(spec, size, w, ds.classes, {"best_trial": best.number, "params": params,
-                                                       "data_fingerprint": entry.meta["parts"]["data"]})
-    model_uri, version = tracking.log_keras_model(uri, parent_id, model, size, model.output_shape[-1], name, meta)
-    tracking.learning_curves(cl, parent_id, history)
-    cl.log_dict(parent_id, params, "best_params.json")
-    tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in params.items()} | {"best_trial": best.number})
-    tracking.log_metrics(cl, parent_id, {f"best_{k}": v for k, v in metrics.items()})
-    counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    for t in st.get_trials(deepcopy=False):
-        if t.state.name.lower() in counts:
-            counts[t.state.name.lower()] += 1
-    return SearchResult(parent_id, cl.get_run(parent_id).info.experiment_id, st.study_name, "", best.number, params,
-                        metrics, model_uri, {"name": name, "version": version}, {}, {}, counts)

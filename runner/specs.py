@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import RegistryError
 
@@ -32,8 +33,10 @@ class BackboneSpec:
     """A frozen convolutional base.
 
     ``build(input_shape, weights)`` returns a Keras model mapping *preprocessed* images to the last
-    convolutional feature map; ``weights`` is ``"imagenet"`` or ``None``. ``preprocess`` names the
-    affine input transform the network was trained with (see :mod:`runner.preprocess`).
+    convolutional feature map; ``weights`` is ``"imagenet"`` or ``None``. ImageNet weights are the
+    file ``weights_file(size)`` in Keras's cache (``$KERAS_HOME/models``), fetched from
+    ``weights_origin`` when missing, and loaded with ``model.load_weights`` as Keras itself does.
+    ``preprocess`` names the affine input transform the network was trained with (see :mod:`runner.preprocess`).
     """
 
     name: str
@@ -43,6 +46,7 @@ class BackboneSpec:
     min_size: int
     feature_shape: Callable[[int], tuple[int, int, int]]
     weights_file: Callable[[int], str] | None = None
+    weights_origin: str = ""  # base URL; Keras downloads ``weights_origin + weights_file(size)``
     family: str = ""
     description: str = ""
 

@@ -22,8 +22,12 @@ def tracking_uri(uri: str | None = None) -> str:
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     scheme = urlparse(uri).scheme
     if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks", "file", ""):
-        raise RunnerError("unsupported tracking URI", received=uri,
-                          expected="sqlite:///path.db, http(s)://server, or a database URL", fix="fix --tracking-uri")
+        raise RunnerError(
+            "unsupported tracking URI",
+            received=uri,
+            expected="sqlite:///path.db, http(s)://server, or a database URL",
+            fix="fix --tracking-uri",
+        )
     db = sqlite_path(uri)
     if db is not None:  # absolute, so that MLflow's per-URI store cache never mixes two working folders
         db = db.expanduser().resolve()
@@ -33,7 +37,7 @@ def tracking_uri(uri: str | None = None) -> str:
 
 
 def sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
 def local_root(uri: str) -> Path:
@@ -58,8 +62,12 @@ def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:
     exp = cl.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
-            raise RunnerError("the MLflow experiment was deleted", received=name, expected="an active experiment",
-                              fix="restore it in the MLflow UI or pass another --experiment")
+            raise RunnerError(
+                "the MLflow experiment was deleted",
+                received=name,
+                expected="an active experiment",
+                fix="restore it in the MLflow UI or pass another --experiment",
+            )
         return exp.experiment_id
     location = None
     if sqlite_path(uri) is not None:
@@ -98,12 +106,32 @@ def log_history(cl: MlflowClient, run_id: str, history: dict[str, list[float]]) 
     now = int(time.time() * 1000)
     rows = [Metric(k, float(v), now, step) for k, vals in history.items() for step, v in enumerate(vals)]
     for i in range(0, len(rows), 1000):
-        cl.log_batch(run_id, metrics=rows[i:i + 1000])
+        cl.log_batch(run_id, metrics=rows[i : i + 1000])
+
+
+def parent_run(cl: MlflowClient, exp_id: str, study: Any, fingerprint: str, data_name: str) -> str:
+    """The study's one parent run: created on the first run, found again (and reopened) on --resume."""
+    parent_id = study.user_attrs.get("parent_run_id")
+    if parent_id is None:
+        run = cl.create_run(exp_id, run_name=study.study_name, tags={"study": study.study_name, "runner": "search"})
+        study.set_user_attr("parent_run_id", run.info.run_id)
+        study.set_user_attr("data_fingerprint", fingerprint)
+        return run.info.run_id
+    if study.user_attrs.get("data_fingerprint") != fingerprint:
+        raise RunnerError(
+            "the study to resume was run on other data",
+            received=data_name,
+            expected="the same images as the first run",
+            fix="resume with the same --data, or start a new study",
+        )
+    cl.update_run(parent_id, status="RUNNING")
+    return parent_id
 
 
 def start_child(cl: MlflowClient, exp_id: str, parent_id: str, number: int) -> str:
-    run = cl.create_run(exp_id, run_name=f"trial-{number}",
-                        tags={"mlflow.parentRunId": parent_id, "trial_number": str(number)})
+    run = cl.create_run(
+        exp_id, run_name=f"trial-{number}", tags={"mlflow.parentRunId": parent_id, "trial_number": str(number)}
+    )
     return run.info.run_id
 
 
@@ -135,20 +163,29 @@ def learning_curves(cl: MlflowClient, run_id: str, history: dict[str, list[float
         plt.close(fig)
 
 
-def log_keras_model(uri: str, run_id: str, model: Any, size: int, n_out: int, register_name: str,
-                    metadata: dict[str, Any]) -> tuple[str, int | None]:
+def log_keras_model(
+    uri: str, run_id: str, model: Any, size: int, n_out: int, register_name: str, metadata: dict[str, Any]
+) -> tuple[str, int | None]:
     """Log the end-to-end model with MLflow's Keras flavour and register it; returns (model_uri, version)."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    sig = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, size, size, 3), "image")]),
-                         outputs=Schema([TensorSpec(np.dtype("float32"), (-1, n_out), "proba")]))
+    sig = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype("float32"), (-1, size, size, 3), "image")]),
+        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, n_out), "proba")]),
+    )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with mlflow.start_run(run_id=run_id):
-        info = mlflow.keras.log_model(model, name="model", signature=sig, registered_model_name=register_name,
-                                      metadata=metadata, await_registration_for=60)
+        info = mlflow.keras.log_model(
+            model,
+            name="model",
+            signature=sig,
+            registered_model_name=register_name,
+            metadata=metadata,
+            await_registration_for=60,
+        )
     version = info.registered_model_version
     return info.model_uri, int(version) if version is not None else None

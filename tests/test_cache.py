@@ -87,8 +87,9 @@ def test_extraction_streams_and_skips_undecodable(folders: Path, tmp_path: Path)
     spec = get_backbone("tiny_cnn")
     w = features.Weights("none", "random:seed=0")
     events = []
-    entry, hit = features.get_features(ds, spec, 16, w, FeatureCache(tmp_path / "c"), batch_size=4,
-                                       progress=lambda d, t, s: events.append(d))
+    entry, hit = features.get_features(
+        ds, spec, 16, w, FeatureCache(tmp_path / "c"), batch_size=4, progress=lambda d, t, s: events.append(d)
+    )
     assert not hit and events[-1] == len(ds) == 21 and len(events) == 6
     assert entry.meta["skipped_names"] == ["dogs/dog.99.jpg"]
     assert entry.features().shape == (21, 4, 4, 16)
@@ -105,13 +106,9 @@ def test_weights_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(RunnerError, match="has no ImageNet weights"):
         features.resolve_weights(get_backbone("tiny_cnn"), "imagenet", 32, 0)
     # offline: Keras cannot download, and the error names the file and where to put it
-    fake = dataclasses.replace(spec, build=_offline_build)
+    fake = dataclasses.replace(spec, weights_origin="http://127.0.0.1:9/")  # nothing listens: like offline
     with pytest.raises(RunnerError) as err:
         features.resolve_weights(fake, "imagenet", 224, 0)
     msg = str(err.value)
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5" in msg
     assert str(tmp_path / "empty-keras" / "models") in msg and "--weights none" in msg
-
-
-def _offline_build(shape, weights):
-    raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known")

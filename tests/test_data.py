@@ -85,7 +85,10 @@ def test_split_is_stratified_and_seeded(folders: Path) -> None:
     [
         (lambda p: p.mkdir(), "no images"),
         (lambda p: make_folders(p, per_class=3, classes=("cats",)), "fewer than 2 classes"),
-        (lambda p: (make_folders(p, per_class=3), write_image(p / "loose.1.jpg", np.zeros((4, 4, 3), np.uint8))), "mixes"),
+        (
+            lambda p: (make_folders(p, per_class=3), write_image(p / "loose.1.jpg", np.zeros((4, 4, 3), np.uint8))),
+            "mixes",
+        ),
         (lambda p: write_image(p / "1234.jpg", np.zeros((4, 4, 3), np.uint8)), "no label"),
     ],
 )

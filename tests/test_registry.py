@@ -7,8 +7,16 @@ from runner import registry
 from runner.errors import RegistryError
 from runner.specs import BackboneSpec, Head
 
-BUILTIN = ["mobilenet_v2", "mobilenet_v2_035", "mobilenet_v2_050", "mobilenet_v2_075", "mobilenet_v2_130",
-           "mobilenet_v2_140", "tiny_cnn", "vgg16"]
+BUILTIN = [
+    "mobilenet_v2",
+    "mobilenet_v2_035",
+    "mobilenet_v2_050",
+    "mobilenet_v2_075",
+    "mobilenet_v2_130",
+    "mobilenet_v2_140",
+    "tiny_cnn",
+    "vgg16",
+]
 
 
 def test_builtin_names_listed_without_building() -> None:
@@ -36,8 +44,14 @@ def test_bad_specs_fail_loudly() -> None:
     with pytest.raises(RegistryError, match="returned a bad spec"):
         reg.get("broken")
     with pytest.raises(RegistryError, match="unknown preprocessing"):
-        BackboneSpec("x", build=lambda s, w: None, preprocess="imagenet", default_size=32, min_size=8,
-                     feature_shape=lambda s: (1, 1, 1))
+        BackboneSpec(
+            "x",
+            build=lambda s, w: None,
+            preprocess="imagenet",
+            default_size=32,
+            min_size=8,
+            feature_shape=lambda s: (1, 1, 1),
+        )
     heads = registry.Registry("head", "heads", registry._check_head)
     heads.register("nohead", lambda: object())
     with pytest.raises(RegistryError, match="Head subclass"):

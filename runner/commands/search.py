@@ -33,8 +33,11 @@ class Printer:
     def __call__(self, kind: str, p: dict[str, Any]) -> None:
         out = sys.stderr
         if kind == "data":
-            print(f"data: {p['name']} ({p['layout']}), {p['n']} images, {len(p['classes'])} classes; "
-                  f"backbone {p['backbone']} at {p['size']} px, weights {p['weights'][:40]}", file=out)
+            print(
+                f"data: {p['name']} ({p['layout']}), {p['n']} images, {len(p['classes'])} classes; "
+                f"backbone {p['backbone']} at {p['size']} px, weights {p['weights'][:40]}",
+                file=out,
+            )
         elif kind == "extract":
             now = time.monotonic()
             if p["done"] < p["total"] and now - self.last < (0.5 if self.tty else 10):
@@ -43,15 +46,22 @@ class Printer:
             rate = p["done"] / max(p["seconds"], 1e-9)
             eta = (p["total"] - p["done"]) / max(rate, 1e-9)
             end = "\n" if p["done"] == p["total"] or not self.tty else ""
-            print(f"\rextracting features {p['done']}/{p['total']}  {rate:.1f} img/s  ETA {eta:.0f}s   ",
-                  end=end, file=out, flush=True)
+            print(
+                f"\rextracting features {p['done']}/{p['total']}  {rate:.1f} img/s  ETA {eta:.0f}s   ",
+                end=end,
+                file=out,
+                flush=True,
+            )
         elif kind == "search":
             extra = f", {p['stale']} stale trial(s) marked failed" if p["stale"] else ""
             print(f"study {p['study']}: {p['remaining']} trial(s) to run{extra}", file=out)
         elif kind == "trial":
             m = p["metrics"]
-            score = (f"val_log_loss {m['val_log_loss']:.4f} val_accuracy {m['val_accuracy']:.4f}" if m
-                     else f"pruned after {p.get('epochs', '?')} epoch(s)")
+            score = (
+                f"val_log_loss {m['val_log_loss']:.4f} val_accuracy {m['val_accuracy']:.4f}"
+                if m
+                else f"pruned after {p.get('epochs', '?')} epoch(s)"
+            )
             best = "" if p["best_value"] is None else f" best {p['best_value']:.4f}"
             print(f"trial {p['number']:>3}  {score}{best} | {_fmt_params(p['params'])}", file=out)
         elif kind == "warning":
@@ -60,13 +70,14 @@ class Printer:
 
 def _summary(r: Any) -> str:
     m = r.best_metrics
+    how = "cache hit" if r.cache["hit"] else "extracted"
     lines = [
         "",
         f"{'study':18}{r.study_name}",
         f"{'trials':18}{r.n_trials['complete']} complete, {r.n_trials['pruned']} pruned, {r.n_trials['fail']} failed",
         f"{'best trial':18}#{r.best_trial}  {_fmt_params(r.best_params)}",
         *(f"{k:18}{v:.4f}" for k, v in m.items()),
-        f"{'features':18}{'cache hit' if r.cache['hit'] else 'extracted'} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
+        f"{'features':18}{how} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
         f"{'parent run':18}{r.parent_run_id} (experiment {r.experiment_id})",
         f"{'registered':18}models:/{r.registered_model['name']}/{r.registered_model['version']}",
@@ -76,37 +87,72 @@ def _summary(r: Any) -> str:
 
 
 def search(
-    data: Annotated[str, typer.Option(help="Images: class folders, Kaggle flat folder, .zip, CSV path,label, or 'demo'.")] = "demo",
-    val_data: Annotated[str | None, typer.Option(help="Explicit validation set (any layout) instead of --val-fraction.")] = None,
+    data: Annotated[
+        str, typer.Option(help="Images: class folders, Kaggle flat folder, .zip, CSV path,label, or 'demo'.")
+    ] = "demo",
+    val_data: Annotated[
+        str | None, typer.Option(help="Explicit validation set (any layout) instead of --val-fraction.")
+    ] = None,
     backbone: Annotated[str, typer.Option(help="Registered backbone name.")] = "vgg16",
     head: Annotated[str, typer.Option(help="Registered head name.")] = "dense",
     weights: Annotated[str, typer.Option(help="imagenet | none | PATH to a Keras weights file.")] = "imagenet",
-    image_size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's; demo: its minimum).")] = None,
-    per_class: Annotated[int | None, typer.Option(help="Keep the first N images of each class (natural order).")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="Input size in px (default: the backbone's; demo: its minimum).")
+    ] = None,
+    per_class: Annotated[
+        int | None, typer.Option(help="Keep the first N images of each class (natural order).")
+    ] = None,
     val_fraction: Annotated[float, typer.Option(help="Stratified validation fraction.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the split, the sampler and every trial.")] = 0,
     trials: Annotated[int, typer.Option(help="Total number of trials in the study.")] = 30,
     timeout: Annotated[float | None, typer.Option(help="Stop starting trials after this many seconds.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs per trial (early stopping on val loss).")] = 30,
     metric: Annotated[str, typer.Option(help="Objective: log_loss (minimised) or accuracy (maximised).")] = "log_loss",
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: optuna.db next to the MLflow store).")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: optuna.db next to the MLflow store).")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (default: DATA-BACKBONE-timestamp).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an existing study (the latest for this data/backbone if unnamed).")] = False,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an existing study (the latest for this data/backbone if unnamed).")
+    ] = False,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")
+    ] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "runner",
     register_name: Annotated[str | None, typer.Option(help="Registered model name (default: DATA-BACKBONE).")] = None,
-    cache_dir: Annotated[str | None, typer.Option(envvar="RUNNER_CACHE_DIR", help="Feature cache folder (default ~/.cache/runner).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a summary.")] = False,
+    cache_dir: Annotated[
+        str | None, typer.Option(envvar="RUNNER_CACHE_DIR", help="Feature cache folder (default ~/.cache/runner).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout instead of a summary.")
+    ] = False,
 ) -> None:
     """Search classifier heads on cached backbone features; log every trial to MLflow; register the best model."""
     from runner.search import search as run_search
 
     with contextlib.redirect_stdout(sys.stderr):  # libraries that print (Keras downloads) never pollute stdout
         result = run_search(
-            data, val_data=val_data, backbone=backbone, head=head, weights=weights, image_size=image_size,
-            per_class=per_class, val_fraction=val_fraction, seed=seed, trials=trials, timeout=timeout, epochs=epochs,
-            metric=metric, storage=storage, study=study, resume=resume, tracking_uri=tracking_uri,
-            experiment=experiment, register_name=register_name, cache_dir=cache_dir, on_event=Printer(),
+            data,
+            val_data=val_data,
+            backbone=backbone,
+            head=head,
+            weights=weights,
+            image_size=image_size,
+            per_class=per_class,
+            val_fraction=val_fraction,
+            seed=seed,
+            trials=trials,
+            timeout=timeout,
+            epochs=epochs,
+            metric=metric,
+            storage=storage,
+            study=study,
+            resume=resume,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            register_name=register_name,
+            cache_dir=cache_dir,
+            on_event=Printer(),
         )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))

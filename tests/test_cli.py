@@ -1,0 +1,79 @@
+"""The CLI as a user runs it: one JSON object with --json, one error line (no traceback) for mistakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_kaggle
+
+
+def run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "RUNNER_CACHE_DIR": str(cwd / "cache"), "KERAS_HOME": str(cwd / "keras"), **(env or {})}
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "runner.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_help_does_not_import_tensorflow(tmp_path: Path) -> None:
+    code = "import sys, runner.cli; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = run(["--help"], tmp_path)
+    assert out.returncode == 0 and "search" in out.stdout and "Examples" in out.stdout
+    assert "runner search --data" in run(["search", "--help"], tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["search", "--data", "missing/folder"], "data path does not exist; received 'missing/folder'"),
+        (["search", "--backbone", "vgg61"], "unknown backbone; received 'vgg61'"),
+        (["search", "--val-fraction", "0"], "bad --val-fraction; received 0.0"),
+        (["search", "--weights", "nope.h5", "--backbone", "tiny_cnn"], "weights file not found"),
+        (["cache", "clear"], "nothing to clear"),
+    ],
+)
+def test_user_mistakes_get_one_line(tmp_path: Path, args: list[str], match: str) -> None:
+    out = run(args, tmp_path)
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert lines[-1].startswith("error: ") and match in lines[-1] and "fix:" in lines[-1]
+    assert "Traceback" not in out.stderr
+
+
+def test_search_json_then_cache_commands(tmp_path: Path) -> None:
+    make_kaggle(tmp_path / "flat", per_class=6)
+    args = [
+        "search",
+        "--data",
+        "flat",
+        "--backbone",
+        "tiny_cnn",
+        "--weights",
+        "none",
+        "--trials",
+        "2",
+        "--epochs",
+        "3",
+        "--json",
+    ]
+    out = run(args, tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout)  # stdout is exactly one JSON object
+    for key in ("parent_run_id", "best_trial", "best_params", "best_metrics", "model_uri", "registered_model", "cache"):
+        assert key in res
+    assert {"val_accuracy", "val_log_loss"} <= set(res["best_metrics"])
+    assert res["registered_model"] == {"name": "flat-tiny_cnn", "version": 1} and res["cache"]["hit"] is False
+    assert "extracting features 12/12" in out.stderr and "trial   1" in out.stderr
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "optuna.db").is_file()
+
+    listed = json.loads(run(["cache", "list", "--json"], tmp_path).stdout)
+    assert [e["key"] for e in listed["entries"]] == [res["cache"]["key"]]
+    cleared = run(["cache", "clear", res["cache"]["key"]], tmp_path)
+    assert cleared.returncode == 0 and "removed 1 cache entry" in cleared.stdout
+    assert json.loads(run(["cache", "list", "--json"], tmp_path).stdout)["entries"] == []
