@@ -1,5 +1,18 @@
-"""Built-in backbones: one family per module, each ending with its registrations."""
+"""Built-in backbones: the keras.applications catalogue, one family per module, plus a tiny test net."""
 
 from __future__ import annotations
 
-from backbones import mobilenet_v2, tiny, vgg  # noqa: F401  (imports register the families)
+from backbones import (  # noqa: F401  (importing a family registers its entries)
+    convnext,
+    densenet,
+    efficientnet,
+    efficientnet_v2,
+    inception,
+    mobilenet,
+    mobilenet_v2,
+    mobilenet_v3,
+    nasnet,
+    resnet,
+    tiny,
+    vgg,
+)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from backbones._builder import KERAS_WEIGHTS, keras_application
+from backbones._builder import KERAS_WEIGHTS, LICENCES, halve, keras_application
 from runner.registry import register_backbone
 from runner.specs import BackboneSpec
 
-_WEIGHT_SIZES = (96, 128, 160, 192, 224)
 
-
-def _mobilenet_v2(name: str, alpha: float) -> BackboneSpec:
+def _mobilenet_v2(name: str, alpha: float, params: int | None) -> BackboneSpec:
     def weights_file(size: int) -> str:
-        rows = size if size in _WEIGHT_SIZES else 224  # Keras falls back to the 224 weights
+        rows = size if size in (96, 128, 160, 192, 224) else 224  # Keras falls back to the 224 weights
         return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
 
     return keras_application(
@@ -22,38 +20,40 @@ def _mobilenet_v2(name: str, alpha: float) -> BackboneSpec:
         channels=1280 if alpha <= 1.0 else int(1280 * alpha),
         default_size=224,
         min_size=32,
-        rounding="ceil",
+        spatial=lambda s: halve(s, 5, "ceil"),
         weights_file=weights_file,
-        weights_origin=f"{KERAS_WEIGHTS}mobilenet_v2/",
+        weights_folder=f"{KERAS_WEIGHTS}mobilenet_v2/",
+        params=params,
+        licence=LICENCES["google"],
         kwargs={"alpha": alpha},
     )
 
 
 @register_backbone("mobilenet_v2_035")
 def mobilenet_v2_035() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_035", 0.35)
+    return _mobilenet_v2("mobilenet_v2_035", 0.35, 410_208)
 
 
 @register_backbone("mobilenet_v2_050")
 def mobilenet_v2_050() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_050", 0.5)
+    return _mobilenet_v2("mobilenet_v2_050", 0.5, None)
 
 
 @register_backbone("mobilenet_v2_075")
 def mobilenet_v2_075() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_075", 0.75)
+    return _mobilenet_v2("mobilenet_v2_075", 0.75, None)
 
 
 @register_backbone("mobilenet_v2")
 def mobilenet_v2() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2", 1.0)
+    return _mobilenet_v2("mobilenet_v2", 1.0, None)
 
 
 @register_backbone("mobilenet_v2_130")
 def mobilenet_v2_130() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_130", 1.3)
+    return _mobilenet_v2("mobilenet_v2_130", 1.3, None)
 
 
 @register_backbone("mobilenet_v2_140")
 def mobilenet_v2_140() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_140", 1.4)
+    return _mobilenet_v2("mobilenet_v2_140", 1.4, None)

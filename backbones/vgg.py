@@ -1,13 +1,13 @@
-"""VGG16 (the reference recipe's backbone): caffe preprocessing, 5 valid max-pools."""
+"""VGG16 (the reference recipe's backbone) and VGG19: caffe preprocessing, five valid max-pools."""
 
 from __future__ import annotations
 
-from backbones._builder import KERAS_WEIGHTS, keras_application
+from backbones._builder import KERAS_WEIGHTS, LICENCES, halve, keras_application
 from runner.registry import register_backbone
 from runner.specs import BackboneSpec
 
 
-def _vgg(name: str, constructor: str) -> BackboneSpec:
+def _vgg(name: str, constructor: str, params: int) -> BackboneSpec:
     return keras_application(
         name,
         constructor=constructor,
@@ -16,12 +16,19 @@ def _vgg(name: str, constructor: str) -> BackboneSpec:
         channels=512,
         default_size=224,
         min_size=32,
-        rounding="floor",
-        weights_file=lambda size: f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        weights_origin=f"{KERAS_WEIGHTS}{name}/",
+        spatial=lambda s: halve(s, 5, "floor"),
+        weights_file=f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_folder=f"{KERAS_WEIGHTS}{name}/",
+        params=params,
+        licence=LICENCES["vgg"],
     )
 
 
 @register_backbone("vgg16")
 def vgg16() -> BackboneSpec:
-    return _vgg("vgg16", "VGG16")
+    return _vgg("vgg16", "VGG16", 14_714_688)
+
+
+@register_backbone("vgg19")
+def vgg19() -> BackboneSpec:
+    return _vgg("vgg19", "VGG19", 20_024_384)

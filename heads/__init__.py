@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from heads import dense  # noqa: F401  (imports register the heads)
+from heads import dense, linear, mlp  # noqa: F401  (importing a head registers it)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from heads._common import OPTIMIZERS, POOLINGS, optimizer, output, pooled_input
 from runner.registry import register_head
 from runner.specs import Head
 
-POOLINGS = ("flatten", "avg")
-OPTIMIZERS = ("rmsprop", "adam")
 BATCH_SIZES = (16, 32, 64, 128, 256)
 
 
@@ -28,22 +27,13 @@ class DenseHead(Head):
     def build(self, feature_shape: tuple[int, ...], n_classes: int, params: dict[str, Any]):
         import keras
 
-        inp = keras.Input(tuple(feature_shape), name="features")
-        pool = keras.layers.Flatten if params["pooling"] == "flatten" else keras.layers.GlobalAveragePooling2D
-        x = pool(name="pool")(inp)
+        inp, x = pooled_input(feature_shape, params["pooling"])
         x = keras.layers.Dense(int(params["width"]), activation="relu", name="hidden")(x)
         x = keras.layers.Dropout(float(params["dropout"]), name="dropout")(x)
-        if n_classes == 2:
-            out = keras.layers.Dense(1, activation="sigmoid", name="proba")(x)
-        else:
-            out = keras.layers.Dense(n_classes, activation="softmax", name="proba")(x)
-        return keras.Model(inp, out, name="head_dense")
+        return keras.Model(inp, output(x, n_classes), name="head_dense")
 
     def optimizer(self, params: dict[str, Any]):
-        import keras
-
-        cls = keras.optimizers.RMSprop if params["optimizer"] == "rmsprop" else keras.optimizers.Adam
-        return cls(learning_rate=float(params["learning_rate"]))
+        return optimizer(params["optimizer"], params["learning_rate"])
 
     def batch_size(self, params: dict[str, Any]) -> int:
         return int(params["batch_size"])

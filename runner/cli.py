@@ -8,6 +8,7 @@ import sys
 import typer
 
 from runner.commands import cache as cache_cmd
+from runner.commands import catalog as catalog_cmd
 from runner.commands import search as search_cmd
 from runner.commands import ui as ui_cmd
 from runner.errors import RunnerError
@@ -26,6 +27,8 @@ app = typer.Typer(
 app.command("search", epilog=search_cmd.EXAMPLES)(search_cmd.search)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
 app.add_typer(cache_cmd.app, name="cache")
+app.add_typer(catalog_cmd.backbones_app, name="backbones")
+app.add_typer(catalog_cmd.heads_app, name="heads")
 
 
 def main() -> None:

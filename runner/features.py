@@ -78,8 +78,8 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> W
         import keras
 
         try:  # Keras's own downloader, into Keras's own cache folder
-            origin = spec.weights_origin + fname
-            keras.utils.get_file(fname, origin, cache_subdir="models", cache_dir=str(path.parents[1]))
+            url = spec.weights_url(size) if spec.weights_url else ""
+            keras.utils.get_file(fname, url, cache_subdir="models", cache_dir=str(path.parents[1]))
         except Exception as err:  # noqa: BLE001  (Keras raises a bare Exception on fetch failure)
             if not path.is_file():
                 raise WeightsError(

@@ -17,30 +17,38 @@ class SearchResult:
     parent_run_id: str
     experiment_id: str
     study_name: str
-    storage: str
     best_trial: int
+    backbone: str
+    head: str
     best_params: dict[str, Any]
     best_metrics: dict[str, float]
     model_uri: str
     registered_model: dict[str, Any]
-    cache: dict[str, Any]
-    data: dict[str, Any]
     n_trials: dict[str, int]
+    per_backbone: dict[str, float] = field(default_factory=dict)
+    storage: str = ""
+    cache: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for t in trials:
+        name = t.user_attrs["choice"]["backbone"]
+        if name not in best or (t.value > best[name] if maximize else t.value < best[name]):
+            best[name] = float(t.value)
+    return best
+
+
 def finalize(
     st: Any,
     objective: Objective,
-    spec: Any,
-    size: int,
-    w: Any,
-    entry: Any,
+    sets: dict[str, Any],
     ds: Dataset,
-    data: str,
     cl: Any,
     uri: str,
     parent_id: str,
@@ -59,28 +67,40 @@ def finalize(
             fix="raise --trials or --timeout",
         )
     best = st.best_trial
-    params = dict(best.params)
-    head_model = objective.head.build(tuple(objective.arrays.x_train.shape[1:]), objective.arrays.n_classes, params)
+    choice = best.user_attrs["choice"]
+    fs = sets[choice["backbone"]]
+    head = objective.heads[choice["head"]]
+    params = dict(choice["params"])
     if best.number in objective.best_weights:
+        head_model = head.build(tuple(objective.arrays[fs.spec.name].x_train.shape[1:]), len(ds.classes), params)
         head_model.set_weights(objective.best_weights[best.number])
-    else:  # best trial ran in an earlier process: retrain it with its own seed (deterministic)
-        head_model = objective.fit(params, best.number).model
-    model = end_to_end(spec, size, w, entry, head_model)
-    name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{spec.name}")
-    history = best.user_attrs.get("history", {})
+    else:  # the best trial ran in an earlier process: retrain it with its own seed (deterministic)
+        head_model = objective.fit(choice, best.number).model
+    model = end_to_end(fs.spec, fs.size, fs.weights, fs.entry, head_model)
+    name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
     metrics = dict(best.user_attrs.get("metrics", {}))
-    meta = model_metadata(
-        spec,
-        size,
-        w,
-        ds.classes,
-        {"best_trial": best.number, "params": params, "data_fingerprint": entry.meta["parts"]["data"]},
+    extra = {
+        "best_trial": best.number,
+        "head": choice["head"],
+        "params": params,
+        "data_fingerprint": fs.entry.meta["parts"]["data"],
+        "study": st.study_name,
+        "parent_run_id": parent_id,
+    }
+    meta = model_metadata(fs.spec, fs.size, fs.weights, ds.classes, extra)
+    model_uri, version = tracking.log_keras_model(uri, parent_id, model, fs.size, model.output_shape[-1], name, meta)
+    tracking.learning_curves(cl, parent_id, best.user_attrs.get("history", {}))
+    cl.log_dict(parent_id, {"backbone": fs.spec.name, "head": choice["head"], **params}, "best_params.json")
+    shown = {"backbone": fs.spec.name, "head": choice["head"]} | params
+    tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in shown.items()} | {"best_trial": best.number})
+    per_backbone = _per_backbone(done, objective.maximize)
+    tracking.log_metrics(
+        cl,
+        parent_id,
+        {f"best_{k}": v for k, v in metrics.items()}
+        | {f"best_val_{objective.metric}.{k}": v for k, v in per_backbone.items()},
     )
-    model_uri, version = tracking.log_keras_model(uri, parent_id, model, size, model.output_shape[-1], name, meta)
-    tracking.learning_curves(cl, parent_id, history)
-    cl.log_dict(parent_id, params, "best_params.json")
-    tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in params.items()} | {"best_trial": best.number})
-    tracking.log_metrics(cl, parent_id, {f"best_{k}": v for k, v in metrics.items()})
+    cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     for t in st.get_trials(deepcopy=False):
         if t.state.name.lower() in counts:
@@ -89,13 +109,13 @@ def finalize(
         parent_id,
         cl.get_run(parent_id).info.experiment_id,
         st.study_name,
-        "",
         best.number,
+        fs.spec.name,
+        choice["head"],
         params,
         metrics,
         model_uri,
         {"name": name, "version": version},
-        {},
-        {},
         counts,
+        per_backbone,
     )

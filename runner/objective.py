@@ -1,4 +1,4 @@
-"""The Optuna objective: one head trial on cached features, logged as one nested MLflow child run."""
+"""The Optuna objective: one trial (backbone x head x hyperparameters) on cached features, one MLflow child run."""
 
 from __future__ import annotations
 
@@ -24,10 +24,23 @@ class Arrays:
     n_classes: int
 
 
+class Prefixed:
+    """A trial whose ``suggest_*`` names are prefixed (``dense.width``): heads never collide in one study."""
+
+    def __init__(self, trial: Any, prefix: str) -> None:
+        self._trial, self._prefix = trial, prefix
+
+    def __getattr__(self, attr: str) -> Any:
+        target = getattr(self._trial, attr)
+        if not attr.startswith("suggest_"):
+            return target
+        return lambda name, *args, **kwargs: target(f"{self._prefix}.{name}", *args, **kwargs)
+
+
 @dataclass
 class Objective:
-    head: Head
-    arrays: Arrays
+    heads: dict[str, Head]
+    arrays: dict[str, Arrays]  # per backbone
     epochs: int
     seed: int
     metric: str  # "log_loss" | "accuracy"
@@ -35,6 +48,7 @@ class Objective:
     experiment_id: str
     parent_run_id: str
     on_event: Event
+    sources: dict[str, str] = field(default_factory=dict)
     best_weights: dict[int, list[np.ndarray]] = field(default_factory=dict)
     _best_value: float | None = None
 
@@ -42,33 +56,43 @@ class Objective:
     def maximize(self) -> bool:
         return self.metric == "accuracy"
 
-    def trial_seed(self, number: int) -> int:
-        return self.seed + number
-
-    def fit(self, params: dict[str, Any], number: int, hook=None, history=None):
-        a = self.arrays
+    def fit(self, choice: dict[str, Any], number: int, hook=None, history=None):
+        a = self.arrays[choice["backbone"]]
+        head = self.heads[choice["head"]]
         return fit_head(
-            self.head,
-            params,
+            head,
+            choice["params"],
             a.x_train,
             a.y_train,
             a.x_val,
             a.y_val,
             a.n_classes,
             self.epochs,
-            self.trial_seed(number),
+            self.seed + number,
             on_epoch=hook,
             history=history,
         )
+
+    def choose(self, trial: Any) -> dict[str, Any]:
+        """The backbone and head are searched choices only when more than one is given."""
+        backbones, heads = list(self.arrays), list(self.heads)
+        backbone = trial.suggest_categorical("backbone", backbones) if len(backbones) > 1 else backbones[0]
+        head = trial.suggest_categorical("head", heads) if len(heads) > 1 else heads[0]
+        params = self.heads[head].suggest(Prefixed(trial, head) if len(heads) > 1 else trial)
+        return {"backbone": backbone, "head": head, "params": params}
 
     def __call__(self, trial: Any) -> float:
         import keras
         import optuna
 
-        params = self.head.suggest(trial)
+        choice = self.choose(trial)
+        trial.set_user_attr("choice", choice)
         run_id = tracking.start_child(self.client, self.experiment_id, self.parent_run_id, trial.number)
         trial.set_user_attr("mlflow_run_id", run_id)
-        tracking.log_params(self.client, run_id, {"head": self.head.name, **params})
+        shown = {k: choice[k] for k in ("backbone", "head")} | choice["params"]
+        tracking.log_params(
+            self.client, run_id, shown | {f"{k}_source": self.sources.get(choice[k], "?") for k in ("backbone", "head")}
+        )
         report_key = "val_accuracy" if self.maximize else "val_loss"
         history: dict[str, list[float]] = {}
 
@@ -79,11 +103,10 @@ class Objective:
 
         state = "failed"
         try:
-            fit = self.fit(params, trial.number, hook, history)
+            fit = self.fit(choice, trial.number, hook, history)
             value = fit.metrics[f"val_{self.metric}"]
             trial.set_user_attr("history", history)
             trial.set_user_attr("metrics", fit.metrics)
-            trial.set_user_attr("best_epoch", fit.best_epoch)
             tracking.log_metrics(self.client, run_id, {**fit.metrics, "best_epoch": fit.best_epoch})
             if self._best_value is None or (value > self._best_value if self.maximize else value < self._best_value):
                 self._best_value = value
@@ -93,7 +116,7 @@ class Objective:
                 "trial",
                 {
                     "number": trial.number,
-                    "params": params,
+                    "params": shown,
                     "metrics": fit.metrics,
                     "state": state,
                     "best_value": self._best_value,
@@ -106,7 +129,7 @@ class Objective:
                 "trial",
                 {
                     "number": trial.number,
-                    "params": params,
+                    "params": shown,
                     "metrics": {},
                     "state": state,
                     "epochs": len(history.get("loss", [])),

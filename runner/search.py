@@ -4,37 +4,51 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from runner import options, tracking
 from runner import study as studies
-from runner import tracking
-from runner.cache import FeatureCache
+from runner.cache import CacheEntry, FeatureCache
 from runner.data import Dataset, check_usable, load_dataset, split
-from runner.errors import DataError, RunnerError
-from runner.features import get_features, resolve_weights
+from runner.errors import DataError
+from runner.features import Weights, get_features, resolve_weights
 from runner.finalize import SearchResult, finalize
 from runner.objective import Arrays, Objective
-from runner.registry import get_backbone, get_head
+from runner.registry import backbones as backbone_registry
+from runner.registry import get_backbone, get_head, heads, load_code
+from runner.specs import BackboneSpec
 
 Event = Callable[[str, dict[str, Any]], None]
-METRICS = ("log_loss", "accuracy")
 
 
-def _check(cond: bool, what: str, received: object, expected: str, fix: str) -> None:
-    if not cond:
-        raise RunnerError(what, received=received, expected=expected, fix=fix)
+@dataclass
+class FeatureSet:
+    """One backbone's cached features for the training (and explicit validation) data."""
+
+    spec: BackboneSpec
+    size: int
+    weights: Weights
+    entry: CacheEntry
+    val_entry: CacheEntry | None
+    hit: bool
+    seconds: float
 
 
-def _features_for(ds: Dataset, entry: Any) -> tuple[Dataset, np.ndarray]:
-    """Drop undecodable rows; return the usable dataset and its positions in the cache entry."""
-    bad = set(entry.meta.get("skipped", []))
-    keep = np.array([i for i in range(len(ds)) if i not in bad], dtype=np.int64)
-    return ds.subset(keep), keep
+def _skipped(entry: CacheEntry | None) -> set[int]:
+    return set(entry.meta.get("skipped", [])) if entry is not None else set()
 
 
-def _load(entry: Any, rows: np.ndarray) -> np.ndarray:
+def _usable(ds: Dataset, bad: set[int], what: str) -> tuple[Dataset, np.ndarray]:
+    rows = np.array([i for i in range(len(ds)) if i not in bad], dtype=np.int64)
+    out = ds.subset(rows)
+    check_usable(out, what)
+    return out, rows
+
+
+def _load(entry: CacheEntry, rows: np.ndarray) -> np.ndarray:
     return np.asarray(entry.features()[rows], dtype=np.float32)
 
 
@@ -42,8 +56,8 @@ def search(
     data: str = "demo",
     *,
     val_data: str | None = None,
-    backbone: str = "vgg16",
-    head: str = "dense",
+    backbone: str | list[str] = "vgg16",
+    head: str | list[str] = "dense",
     weights: str = "imagenet",
     image_size: int | None = None,
     per_class: int | None = None,
@@ -60,34 +74,26 @@ def search(
     experiment: str = "runner",
     register_name: str | None = None,
     cache_dir: str | None = None,
+    code: list[str] | None = None,
     on_event: Event | None = None,
 ) -> SearchResult:
-    """Run a head search; see ``runner search --help`` for the meaning of every argument."""
+    """Run a search; ``backbone`` and ``head`` may list several names, making them searched choices."""
     emit: Event = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
-    _check(isinstance(trials, int) and trials >= 1, "bad --trials", trials, "an integer >= 1", "pass e.g. --trials 30")
-    _check(isinstance(epochs, int) and epochs >= 1, "bad --epochs", epochs, "an integer >= 1", "pass e.g. --epochs 30")
-    _check(metric in METRICS, "bad --metric", metric, " or ".join(METRICS), "pass --metric log_loss")
-    _check(
-        val_data is not None or 0.0 < val_fraction < 1.0,
-        "bad --val-fraction",
-        val_fraction,
-        "a number strictly between 0 and 1",
-        "pass e.g. --val-fraction 0.2",
+    options.check_scalars(
+        trials=trials,
+        epochs=epochs,
+        metric=metric,
+        val_fraction=val_fraction,
+        explicit_val=val_data is not None,
+        timeout=timeout,
     )
-    _check(
-        timeout is None or timeout > 0, "bad --timeout", timeout, "seconds > 0", "drop it or pass e.g. --timeout 600"
-    )
-    spec = get_backbone(backbone)
-    head_obj = get_head(head)
-    size = image_size or (spec.min_size if str(data) == "demo" else spec.default_size)
-    _check(
-        isinstance(size, int) and size >= spec.min_size,
-        "image size too small for the backbone",
-        size,
-        f"an integer >= {spec.min_size} for {spec.name}",
-        f"pass --image-size {max(spec.min_size, 32)} or larger",
-    )
+    for path in code or []:
+        load_code(path)
+    specs = [get_backbone(n) for n in options.names(backbone, "backbone")]
+    head_objs = {n: get_head(n) for n in options.names(head, "head")}
+    weights_for = options.weights_map(weights, [s.name for s in specs])
+    sizes = options.image_sizes(specs, image_size, demo=str(data) == "demo")
 
     ds = load_dataset(data, per_class)
     val_ds = load_dataset(val_data) if val_data is not None else None
@@ -101,56 +107,61 @@ def search(
 
     uri = tracking.tracking_uri(tracking_uri)
     storage_url = storage or tracking.default_storage(uri)
-    prefix = f"{ds.name}-{spec.name}-"
-    w = resolve_weights(spec, weights, size, seed)
+    resolved = {s.name: resolve_weights(s, weights_for[s.name], sizes[s.name], seed) for s in specs}
+    prefix = f"{ds.name}-{'+'.join(s.name for s in specs)}-"
     st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
-    emit(
-        "data",
-        {
-            "name": ds.name,
-            "layout": ds.layout,
-            "classes": ds.classes,
-            "n": len(ds),
-            "backbone": spec.name,
-            "size": size,
-            "weights": w.identity,
-        },
-    )
-
     cache = FeatureCache(cache_dir)
 
     def progress(done: int, total: int, secs: float) -> None:
         emit("extract", {"done": done, "total": total, "seconds": secs})
 
-    t_feat = time.perf_counter()
-    entry, hit = get_features(ds, spec, size, w, cache, progress=progress)
-    val_entry, val_hit = get_features(val_ds, spec, size, w, cache, progress=progress) if val_ds else (None, True)
-    feat_seconds = time.perf_counter() - t_feat
-    skipped = list(entry.meta.get("skipped_names", [])) + list(
-        val_entry.meta.get("skipped_names", []) if val_entry else []
-    )
-    if skipped:
+    sets: dict[str, FeatureSet] = {}
+    for spec in specs:
+        w, size = resolved[spec.name], sizes[spec.name]
         emit(
-            "warning",
+            "data",
             {
-                "message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}"
-                + (" ..." if len(skipped) > 5 else "")
+                "name": ds.name,
+                "layout": ds.layout,
+                "classes": ds.classes,
+                "n": len(ds),
+                "backbone": spec.name,
+                "size": size,
+                "weights": w.identity,
             },
         )
-    ds, rows = _features_for(ds, entry)
-    check_usable(ds, "training data")
+        t = time.perf_counter()
+        entry, hit = get_features(ds, spec, size, w, cache, progress=progress)
+        val_entry, val_hit = get_features(val_ds, spec, size, w, cache, progress=progress) if val_ds else (None, True)
+        sets[spec.name] = FeatureSet(spec, size, w, entry, val_entry, hit and val_hit, time.perf_counter() - t)
+    first = sets[specs[0].name]
+    bad = set().union(*(_skipped(fs.entry) for fs in sets.values()))
+    val_bad = set().union(*(_skipped(fs.val_entry) for fs in sets.values()))
+    skipped = [ds.names[i] for i in sorted(bad)] + ([val_ds.names[i] for i in sorted(val_bad)] if val_ds else [])
+    if skipped:
+        more = " ..." if len(skipped) > 5 else ""
+        emit("warning", {"message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}{more}"})
+    ds, rows = _usable(ds, bad, "training data")
+    arrays: dict[str, Arrays] = {}
     if val_ds is not None:
-        val_ds, val_rows = _features_for(val_ds, val_entry)
-        check_usable(val_ds, "validation data")
-        arrays = Arrays(_load(entry, rows), ds.labels, _load(val_entry, val_rows), val_ds.labels, len(ds.classes))
+        val_ds, val_rows = _usable(val_ds, val_bad, "validation data")
+        for name, fs in sets.items():
+            arrays[name] = Arrays(
+                _load(fs.entry, rows), ds.labels, _load(fs.val_entry, val_rows), val_ds.labels, len(ds.classes)
+            )
     else:
         tr, va = split(ds.labels, val_fraction, seed)
-        x = _load(entry, rows)
-        arrays = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], len(ds.classes))
+        for name, fs in sets.items():
+            x = _load(fs.entry, rows)
+            arrays[name] = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], len(ds.classes))
+    n_train, n_val = len(arrays[first.spec.name].y_train), len(arrays[first.spec.name].y_val)
 
     cl = tracking.client(uri)
     exp_id = tracking.experiment_id(cl, uri, experiment)
-    parent_id = tracking.parent_run(cl, exp_id, st, entry.meta["parts"]["data"], ds.name)
+    fingerprint = first.entry.meta["parts"]["data"]
+    parent_id = tracking.parent_run(cl, exp_id, st, fingerprint, ds.name)
+    sources = {n: backbone_registry.entry(n).source for n in sets} | {n: heads.entry(n).source for n in head_objs}
+    hit = all(fs.hit for fs in sets.values())
     tracking.log_params(
         cl,
         parent_id,
@@ -159,15 +170,16 @@ def search(
             "layout": ds.layout,
             "classes": ",".join(ds.classes),
             "n_images": len(ds),
-            "n_train": len(arrays.y_train),
-            "n_val": len(arrays.y_val),
+            "n_train": n_train,
+            "n_val": n_val,
             "class_counts": ds.counts(),
             "n_skipped": len(skipped),
-            "data_fingerprint": entry.meta["parts"]["data"],
-            "backbone": spec.name,
-            "weights": w.identity,
-            "image_size": size,
-            "head": head_obj.name,
+            "data_fingerprint": fingerprint,
+            "backbone": ",".join(sets),
+            "head": ",".join(head_objs),
+            "weights": ",".join(fs.weights.identity for fs in sets.values()),
+            "image_size": ",".join(str(fs.size) for fs in sets.values()),
+            "sources": sources,
             "trials": trials,
             "epochs": epochs,
             "metric": metric,
@@ -178,17 +190,17 @@ def search(
             "timeout": timeout,
             "study": st.study_name,
             "storage": storage_url,
-            "feature_shape": list(arrays.x_train.shape[1:]),
+            "feature_shape": {n: list(a.x_train.shape[1:]) for n, a in arrays.items()},
         },
     )
     if resume:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    cl.set_tag(parent_id, "cache_hit", str(hit and val_hit).lower())
-    cl.set_tag(parent_id, "cache_key", entry.key)
+    cl.set_tag(parent_id, "cache_hit", str(hit).lower())
+    cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in sets.values()))
     if skipped:
         cl.log_dict(parent_id, {"skipped": skipped}, "skipped_files.json")
 
-    objective = Objective(head_obj, arrays, epochs, seed, metric, cl, exp_id, parent_id, emit)
+    objective = Objective(head_objs, arrays, epochs, seed, metric, cl, exp_id, parent_id, emit, sources)
     stale = studies.fail_stale(st)
     remaining = trials - studies.finished(st)
     emit("search", {"study": st.study_name, "remaining": max(remaining, 0), "stale": stale, "parent_run_id": parent_id})
@@ -201,21 +213,27 @@ def search(
         raise
     search_seconds = time.perf_counter() - t_search
     try:
-        result = finalize(st, objective, spec, size, w, entry, ds, data, cl, uri, parent_id, register_name)
+        result = finalize(st, objective, sets, ds, cl, uri, parent_id, register_name)
     except BaseException:
         cl.set_terminated(parent_id, status="FAILED")
         raise
-    result.cache = {"hit": bool(hit and val_hit), "key": entry.key, "dir": str(cache.root)}
+    winner = sets[result.backbone]
+    result.cache = {
+        "hit": hit,
+        "key": winner.entry.key,
+        "dir": str(cache.root),
+        "keys": {n: fs.entry.key for n, fs in sets.items()},
+    }
     result.data = {
         "name": ds.name,
         "layout": ds.layout,
         "classes": ds.classes,
-        "n_train": int(len(arrays.y_train)),
-        "n_val": int(len(arrays.y_val)),
+        "n_train": n_train,
+        "n_val": n_val,
         "skipped": skipped,
     }
     result.seconds = {
-        "features": round(feat_seconds, 3),
+        "features": round(sum(fs.seconds for fs in sets.values()), 3),
         "search": round(search_seconds, 3),
         "total": round(time.perf_counter() - t0, 3),
     }

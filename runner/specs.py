@@ -35,7 +35,7 @@ class BackboneSpec:
     ``build(input_shape, weights)`` returns a Keras model mapping *preprocessed* images to the last
     convolutional feature map; ``weights`` is ``"imagenet"`` or ``None``. ImageNet weights are the
     file ``weights_file(size)`` in Keras's cache (``$KERAS_HOME/models``), fetched from
-    ``weights_origin`` when missing, and loaded with ``model.load_weights`` as Keras itself does.
+    ``weights_url(size)`` when missing, and loaded with ``model.load_weights`` as Keras itself does.
     ``preprocess`` names the affine input transform the network was trained with (see :mod:`runner.preprocess`).
     """
 
@@ -46,9 +46,11 @@ class BackboneSpec:
     min_size: int
     feature_shape: Callable[[int], tuple[int, int, int]]
     weights_file: Callable[[int], str] | None = None
-    weights_origin: str = ""  # base URL; Keras downloads ``weights_origin + weights_file(size)``
+    weights_url: Callable[[int], str] | None = None  # where Keras downloads ``weights_file(size)`` from
     family: str = ""
     description: str = ""
+    params: int | None = None  # parameter count of the no-top model
+    licence: str = ""  # licence of the ImageNet weights, where known
 
     def __post_init__(self) -> None:
         check_name("backbone", self.name)

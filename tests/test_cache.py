@@ -106,7 +106,7 @@ def test_weights_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(RunnerError, match="has no ImageNet weights"):
         features.resolve_weights(get_backbone("tiny_cnn"), "imagenet", 32, 0)
     # offline: Keras cannot download, and the error names the file and where to put it
-    fake = dataclasses.replace(spec, weights_origin="http://127.0.0.1:9/")  # nothing listens: like offline
+    fake = dataclasses.replace(spec, weights_url=lambda s: "http://127.0.0.1:9/w.h5")  # nothing listens
     with pytest.raises(RunnerError) as err:
         features.resolve_weights(fake, "imagenet", 224, 0)
     msg = str(err.value)

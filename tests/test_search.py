@@ -102,6 +102,7 @@ def test_val_data_and_accuracy_metric(workdir: Path) -> None:
         ({"metric": "f1"}, "bad --metric"),
         ({"image_size": 8}, "image size too small"),
         ({"backbone": "nope"}, "unknown backbone"),
+        ({"backbone": "tiny_cnn,tiny_cnn"}, "bad --backbone"),
         ({"head": "nope"}, "unknown head"),
     ],
 )
@@ -109,3 +110,29 @@ def test_bad_arguments(workdir: Path, kwargs: dict, match: str) -> None:
     args = {**SMALL, "trials": 1, **kwargs}
     with pytest.raises(RunnerError, match=match):
         runner.search("demo", **args)
+
+
+def test_backbone_and_head_are_searched_choices(workdir: Path) -> None:
+    import mlflow
+
+    root = make_folders(workdir / "train", per_class=8)
+    r = runner.search(
+        str(root),
+        backbone="tiny_cnn,mobilenet_v2_035",
+        head="dense,linear",
+        weights="none",
+        image_size=32,
+        trials=6,
+        epochs=3,
+        seed=3,
+    )
+    assert r.backbone in ("tiny_cnn", "mobilenet_v2_035") and r.head in ("dense", "linear")
+    assert set(r.per_backbone) <= {"tiny_cnn", "mobilenet_v2_035"} and r.backbone in r.per_backbone
+    assert set(r.cache["keys"]) == {"tiny_cnn", "mobilenet_v2_035"}
+    cl, parents, children = _runs(tracking.tracking_uri(), r.experiment_id)
+    assert parents[0].data.tags["winning_backbone"] == r.backbone
+    assert {c.data.params["backbone"] for c in children} <= {"tiny_cnn", "mobilenet_v2_035"}
+    info = mlflow.models.get_model_info(f"models:/{r.registered_model['name']}/1")
+    assert info.metadata["backbone"] == r.backbone and info.metadata["head"] == r.head
+    with pytest.raises(RunnerError, match="does not name every searched backbone"):
+        runner.search(str(root), backbone="tiny_cnn,mobilenet_v2_035", weights="tiny_cnn=none", trials=1)

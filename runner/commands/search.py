@@ -15,7 +15,9 @@ EXAMPLES = (
     "  runner search --trials 30 --weights none                 # built-in demo digits, no download\n\n"
     "  runner search --data train/ --per-class 1500 --trials 30  # class folders or Kaggle cat.0.jpg\n\n"
     "  runner search --data photos.zip --backbone mobilenet_v2_035 --image-size 224\n\n"
-    "  runner search --data labels.csv --val-data val/ --metric accuracy --json"
+    "  runner search --data labels.csv --val-data val/ --metric accuracy --json\n\n"
+    "  runner search --data train/ --backbone vgg16,mobilenet_v2,efficientnet_b0 --head dense,linear,mlp\n\n"
+    "  runner search --data train/ --code my_backbone.py --backbone my_backbone"
 )
 
 
@@ -75,7 +77,8 @@ def _summary(r: Any) -> str:
         "",
         f"{'study':18}{r.study_name}",
         f"{'trials':18}{r.n_trials['complete']} complete, {r.n_trials['pruned']} pruned, {r.n_trials['fail']} failed",
-        f"{'best trial':18}#{r.best_trial}  {_fmt_params(r.best_params)}",
+        f"{'best trial':18}#{r.best_trial}  {r.backbone} + {r.head}  {_fmt_params(r.best_params)}",
+        *(f"{'  ' + name:18}best value {v:.4f}" for name, v in r.per_backbone.items() if len(r.per_backbone) > 1),
         *(f"{k:18}{v:.4f}" for k, v in m.items()),
         f"{'features':18}{how} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
@@ -93,8 +96,12 @@ def search(
     val_data: Annotated[
         str | None, typer.Option(help="Explicit validation set (any layout) instead of --val-fraction.")
     ] = None,
-    backbone: Annotated[str, typer.Option(help="Registered backbone name.")] = "vgg16",
-    head: Annotated[str, typer.Option(help="Registered head name.")] = "dense",
+    backbone: Annotated[
+        str, typer.Option(help="Backbone name, or several comma-separated to search the backbone too.")
+    ] = "vgg16",
+    head: Annotated[
+        str, typer.Option(help="Head name (dense, linear, mlp, ...), or several comma-separated.")
+    ] = "dense",
     weights: Annotated[str, typer.Option(help="imagenet | none | PATH to a Keras weights file.")] = "imagenet",
     image_size: Annotated[
         int | None, typer.Option(help="Input size in px (default: the backbone's; demo: its minimum).")
@@ -122,6 +129,9 @@ def search(
     register_name: Annotated[str | None, typer.Option(help="Registered model name (default: DATA-BACKBONE).")] = None,
     cache_dir: Annotated[
         str | None, typer.Option(envvar="RUNNER_CACHE_DIR", help="Feature cache folder (default ~/.cache/runner).")
+    ] = None,
+    code: Annotated[
+        list[str] | None, typer.Option(help="A .py file that registers backbones/heads (repeatable).")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout instead of a summary.")
@@ -152,6 +162,7 @@ def search(
             experiment=experiment,
             register_name=register_name,
             cache_dir=cache_dir,
+            code=code,
             on_event=Printer(),
         )
     if as_json:
