@@ -26,24 +26,24 @@ def _convnext(size: str, channels: int, params: int | None) -> BackboneSpec:
 
 @register_backbone("convnext_tiny")
 def convnext_tiny() -> BackboneSpec:
-    return _convnext("tiny", 768, None)
+    return _convnext("tiny", 768, 27_820_128)
 
 
 @register_backbone("convnext_small")
 def convnext_small() -> BackboneSpec:
-    return _convnext("small", 768, None)
+    return _convnext("small", 768, 49_454_688)
 
 
 @register_backbone("convnext_base")
 def convnext_base() -> BackboneSpec:
-    return _convnext("base", 1024, None)
+    return _convnext("base", 1024, 87_566_464)
 
 
 @register_backbone("convnext_large")
 def convnext_large() -> BackboneSpec:
-    return _convnext("large", 1536, None)
+    return _convnext("large", 1536, 196_230_336)
 
 
 @register_backbone("convnext_xlarge")
 def convnext_xlarge() -> BackboneSpec:
-    return _convnext("xlarge", 2048, None)
+    return _convnext("xlarge", 2048, 348_147_968)

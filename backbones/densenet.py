@@ -27,14 +27,14 @@ def _densenet(depth: int, channels: int, params: int | None) -> BackboneSpec:
 
 @register_backbone("densenet121")
 def densenet121() -> BackboneSpec:
-    return _densenet(121, 1024, None)
+    return _densenet(121, 1024, 7_037_504)
 
 
 @register_backbone("densenet169")
 def densenet169() -> BackboneSpec:
-    return _densenet(169, 1664, None)
+    return _densenet(169, 1664, 12_642_880)
 
 
 @register_backbone("densenet201")
 def densenet201() -> BackboneSpec:
-    return _densenet(201, 1920, None)
+    return _densenet(201, 1920, 18_321_984)

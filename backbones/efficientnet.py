@@ -28,39 +28,39 @@ def _efficientnet(b: int, default: int, channels: int, params: int | None) -> Ba
 
 @register_backbone("efficientnet_b0")
 def efficientnet_b0() -> BackboneSpec:
-    return _efficientnet(0, 224, 1280, None)
+    return _efficientnet(0, 224, 1280, 4_049_571)
 
 
 @register_backbone("efficientnet_b1")
 def efficientnet_b1() -> BackboneSpec:
-    return _efficientnet(1, 240, 1280, None)
+    return _efficientnet(1, 240, 1280, 6_575_239)
 
 
 @register_backbone("efficientnet_b2")
 def efficientnet_b2() -> BackboneSpec:
-    return _efficientnet(2, 260, 1408, None)
+    return _efficientnet(2, 260, 1408, 7_768_569)
 
 
 @register_backbone("efficientnet_b3")
 def efficientnet_b3() -> BackboneSpec:
-    return _efficientnet(3, 300, 1536, None)
+    return _efficientnet(3, 300, 1536, 10_783_535)
 
 
 @register_backbone("efficientnet_b4")
 def efficientnet_b4() -> BackboneSpec:
-    return _efficientnet(4, 380, 1792, None)
+    return _efficientnet(4, 380, 1792, 17_673_823)
 
 
 @register_backbone("efficientnet_b5")
 def efficientnet_b5() -> BackboneSpec:
-    return _efficientnet(5, 456, 2048, None)
+    return _efficientnet(5, 456, 2048, 28_513_527)
 
 
 @register_backbone("efficientnet_b6")
 def efficientnet_b6() -> BackboneSpec:
-    return _efficientnet(6, 528, 2304, None)
+    return _efficientnet(6, 528, 2304, 40_960_143)
 
 
 @register_backbone("efficientnet_b7")
 def efficientnet_b7() -> BackboneSpec:
-    return _efficientnet(7, 600, 2560, None)
+    return _efficientnet(7, 600, 2560, 64_097_687)

@@ -26,34 +26,34 @@ def _efficientnet_v2(variant: str, default: int, channels: int, params: int | No
 
 @register_backbone("efficientnet_v2_b0")
 def efficientnet_v2_b0() -> BackboneSpec:
-    return _efficientnet_v2("b0", 224, 1280, None)
+    return _efficientnet_v2("b0", 224, 1280, 5_919_312)
 
 
 @register_backbone("efficientnet_v2_b1")
 def efficientnet_v2_b1() -> BackboneSpec:
-    return _efficientnet_v2("b1", 240, 1280, None)
+    return _efficientnet_v2("b1", 240, 1280, 6_931_124)
 
 
 @register_backbone("efficientnet_v2_b2")
 def efficientnet_v2_b2() -> BackboneSpec:
-    return _efficientnet_v2("b2", 260, 1408, None)
+    return _efficientnet_v2("b2", 260, 1408, 8_769_374)
 
 
 @register_backbone("efficientnet_v2_b3")
 def efficientnet_v2_b3() -> BackboneSpec:
-    return _efficientnet_v2("b3", 300, 1536, None)
+    return _efficientnet_v2("b3", 300, 1536, 12_930_622)
 
 
 @register_backbone("efficientnet_v2_s")
 def efficientnet_v2_s() -> BackboneSpec:
-    return _efficientnet_v2("s", 384, 1280, None)
+    return _efficientnet_v2("s", 384, 1280, 20_331_360)
 
 
 @register_backbone("efficientnet_v2_m")
 def efficientnet_v2_m() -> BackboneSpec:
-    return _efficientnet_v2("m", 480, 1280, None)
+    return _efficientnet_v2("m", 480, 1280, 53_150_388)
 
 
 @register_backbone("efficientnet_v2_l")
 def efficientnet_v2_l() -> BackboneSpec:
-    return _efficientnet_v2("l", 480, 1280, None)
+    return _efficientnet_v2("l", 480, 1280, 117_746_848)

@@ -33,19 +33,19 @@ def _mobilenet(name: str, alpha: float, params: int | None) -> BackboneSpec:
 
 @register_backbone("mobilenet_025")
 def mobilenet_025() -> BackboneSpec:
-    return _mobilenet("mobilenet_025", 0.25, None)
+    return _mobilenet("mobilenet_025", 0.25, 218_544)
 
 
 @register_backbone("mobilenet_050")
 def mobilenet_050() -> BackboneSpec:
-    return _mobilenet("mobilenet_050", 0.5, None)
+    return _mobilenet("mobilenet_050", 0.5, 829_536)
 
 
 @register_backbone("mobilenet_075")
 def mobilenet_075() -> BackboneSpec:
-    return _mobilenet("mobilenet_075", 0.75, None)
+    return _mobilenet("mobilenet_075", 0.75, 1_832_976)
 
 
 @register_backbone("mobilenet")
 def mobilenet() -> BackboneSpec:
-    return _mobilenet("mobilenet", 1.0, None)
+    return _mobilenet("mobilenet", 1.0, 3_228_864)

@@ -36,24 +36,24 @@ def mobilenet_v2_035() -> BackboneSpec:
 
 @register_backbone("mobilenet_v2_050")
 def mobilenet_v2_050() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_050", 0.5, None)
+    return _mobilenet_v2("mobilenet_v2_050", 0.5, 706_224)
 
 
 @register_backbone("mobilenet_v2_075")
 def mobilenet_v2_075() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_075", 0.75, None)
+    return _mobilenet_v2("mobilenet_v2_075", 0.75, 1_382_064)
 
 
 @register_backbone("mobilenet_v2")
 def mobilenet_v2() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2", 1.0, None)
+    return _mobilenet_v2("mobilenet_v2", 1.0, 2_257_984)
 
 
 @register_backbone("mobilenet_v2_130")
 def mobilenet_v2_130() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_130", 1.3, None)
+    return _mobilenet_v2("mobilenet_v2_130", 1.3, 3_766_048)
 
 
 @register_backbone("mobilenet_v2_140")
 def mobilenet_v2_140() -> BackboneSpec:
-    return _mobilenet_v2("mobilenet_v2_140", 1.4, None)
+    return _mobilenet_v2("mobilenet_v2_140", 1.4, 4_363_712)

@@ -28,29 +28,29 @@ def _mobilenet_v3(name: str, kind: str, alpha: float, minimalistic: bool, channe
 
 @register_backbone("mobilenet_v3_small")
 def mobilenet_v3_small() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_small", "small", 1.0, False, 576, None)
+    return _mobilenet_v3("mobilenet_v3_small", "small", 1.0, False, 576, 939_120)
 
 
 @register_backbone("mobilenet_v3_small_075")
 def mobilenet_v3_small_075() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_small_075", "small", 0.75, False, 432, None)
+    return _mobilenet_v3("mobilenet_v3_small_075", "small", 0.75, False, 432, 583_160)
 
 
 @register_backbone("mobilenet_v3_small_minimalistic")
 def mobilenet_v3_small_minimalistic() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_small_minimalistic", "small", 1.0, True, 576, None)
+    return _mobilenet_v3("mobilenet_v3_small_minimalistic", "small", 1.0, True, 576, 441_000)
 
 
 @register_backbone("mobilenet_v3_large")
 def mobilenet_v3_large() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_large", "large", 1.0, False, 960, None)
+    return _mobilenet_v3("mobilenet_v3_large", "large", 1.0, False, 960, 2_996_352)
 
 
 @register_backbone("mobilenet_v3_large_075")
 def mobilenet_v3_large_075() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_large_075", "large", 0.75, False, 720, None)
+    return _mobilenet_v3("mobilenet_v3_large_075", "large", 0.75, False, 720, 1_808_736)
 
 
 @register_backbone("mobilenet_v3_large_minimalistic")
 def mobilenet_v3_large_minimalistic() -> BackboneSpec:
-    return _mobilenet_v3("mobilenet_v3_large_minimalistic", "large", 1.0, True, 960, None)
+    return _mobilenet_v3("mobilenet_v3_large_minimalistic", "large", 1.0, True, 960, 1_437_608)

@@ -27,9 +27,9 @@ def _nasnet(name: str, constructor: str, url_name: str, channels: int, default: 
 
 @register_backbone("nasnet_mobile")
 def nasnet_mobile() -> BackboneSpec:
-    return _nasnet("nasnet_mobile", "NASNetMobile", "NASNet-mobile", 1056, 224, None)
+    return _nasnet("nasnet_mobile", "NASNetMobile", "NASNet-mobile", 1056, 224, 4_269_716)
 
 
 @register_backbone("nasnet_large")
 def nasnet_large() -> BackboneSpec:
-    return _nasnet("nasnet_large", "NASNetLarge", "NASNet-large", 4032, 331, None)
+    return _nasnet("nasnet_large", "NASNetLarge", "NASNet-large", 4032, 331, 84_916_818)

@@ -29,5 +29,6 @@ def tiny_cnn() -> BackboneSpec:
         feature_shape=lambda size: (size // 4, size // 4, 16),
         weights_file=None,
         family="tiny",
+        params=1_392,
         description="two conv blocks, 8 and 16 filters; for tests (random weights only)",
     )
