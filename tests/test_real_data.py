@@ -15,8 +15,15 @@ import runner
 
 @pytest.mark.slow
 def test_real_photos_reach_90_percent(shared: Path, workdir: Path) -> None:
-    r = runner.search(str(shared / "data" / "dogs-vs-cats-300"), backbone="mobilenet_v2_035", weights="imagenet",
-                      image_size=224, trials=4, epochs=20, seed=0)
+    r = runner.search(
+        str(shared / "data" / "dogs-vs-cats-300"),
+        backbone="mobilenet_v2_035",
+        weights="imagenet",
+        image_size=224,
+        trials=4,
+        epochs=20,
+        seed=0,
+    )
     assert r.data["classes"] == ["cats", "dogs"] and r.data["n_train"] + r.data["n_val"] == 300
     assert r.best_metrics["val_accuracy"] >= 0.90, r.best_metrics
 
@@ -26,11 +33,17 @@ def test_multi_backbone_search_registers_the_winner(shared: Path, workdir: Path)
     """Real ImageNet weights against the same family with random weights: the real one must win."""
     import mlflow
 
-    r = runner.search(str(shared / "data" / "dogs-vs-cats-300"), backbone="mobilenet_v2_035,mobilenet_v2_050",
-                      weights="mobilenet_v2_035=imagenet,mobilenet_v2_050=none", image_size=96, trials=8,
-                      epochs=15, seed=1)
+    r = runner.search(
+        str(shared / "data" / "dogs-vs-cats-300"),
+        backbone="mobilenet_v2_035,mobilenet_v2_050",
+        weights="mobilenet_v2_035=imagenet,mobilenet_v2_050=none",
+        image_size=224,
+        trials=8,
+        epochs=15,
+        seed=1,
+    )
     assert r.backbone == "mobilenet_v2_035", r.per_backbone
     assert set(r.per_backbone) == {"mobilenet_v2_035", "mobilenet_v2_050"}
     assert r.per_backbone["mobilenet_v2_035"] < r.per_backbone["mobilenet_v2_050"]
     info = mlflow.models.get_model_info(f"models:/{r.registered_model['name']}/{r.registered_model['version']}")
-    assert info.metadata["backbone"] == "mobilenet_v2_035" and info.metadata["image_size"] == 96
+    assert info.metadata["backbone"] == "mobilenet_v2_035" and info.metadata["image_size"] == 224
