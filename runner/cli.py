@@ -11,6 +11,7 @@ from runner.commands import cache as cache_cmd
 from runner.commands import catalog as catalog_cmd
 from runner.commands import search as search_cmd
 from runner.commands import ui as ui_cmd
+from runner.commands import use as use_cmd
 from runner.errors import RunnerError
 
 app = typer.Typer(
@@ -25,6 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("search", epilog=search_cmd.EXAMPLES)(search_cmd.search)
+app.command("predict", epilog=use_cmd.PREDICT_EXAMPLES)(use_cmd.predict)
+app.command("evaluate", epilog=use_cmd.EVALUATE_EXAMPLES)(use_cmd.evaluate)
+app.command("export", epilog=use_cmd.EXPORT_EXAMPLES)(use_cmd.export)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(catalog_cmd.backbones_app, name="backbones")

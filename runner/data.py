@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner import images
+from runner import images as images_mod
 from runner.errors import DataError
 from runner.readers import ArrayReader, FileReader, ZipReader
 
@@ -57,8 +57,8 @@ class Dataset:
         except (OSError, KeyError, zipfile.BadZipFile):
             return None
         if isinstance(raw, np.ndarray):
-            return images.resize(images.to_rgb8(raw), size)
-        return images.load_rgb(raw, size)
+            return images_mod.resize(images_mod.to_rgb8(raw), size)
+        return images_mod.load_rgb(raw, size)
 
     def digests(self) -> list[str]:
         """Content hash of every item (its bytes, never its path or mtime)."""
@@ -101,126 +101,16 @@ class Dataset:
         return {c: int(np.sum(self.labels == k)) for k, c in enumerate(self.classes)}
 
 
-def _labelled(rel: list[str], where: str) -> tuple[str, list[tuple[str, str]]]:
-    """Detect the layout of relative image paths; return (layout, [(path, label)])."""
-    if not rel:
-        raise DataError(
-            f"no images found in {where}",
-            received=where,
-            expected=LAYOUTS_HELP,
-            fix=f"point --data at a folder of images ({', '.join(images.IMAGE_EXTENSIONS)})",
-        )
-    depths = {p.count("/") for p in rel}
-    if 0 in depths and len(depths) > 1:
-        raise DataError(
-            f"{where} mixes loose images and class folders",
-            received=where,
-            expected="either class folders only or loose Kaggle-named files only",
-            fix="move the loose images into their class folder (or the reverse)",
-        )
-    if 0 not in depths:
-        return "folders", [(p, p.split("/", 1)[0]) for p in rel]
-    bad = [p for p in rel if p.count(".") < 2]
-    if bad:
-        raise DataError(
-            f"flat folder {where} has file names that carry no label",
-            received=bad[0],
-            expected="Kaggle-style names 'label.N.ext' such as cat.0.jpg, or class sub-folders",
-            fix="rename the files or put them in one folder per class",
-        )
-    return "kaggle", [(p, p.split(".", 1)[0]) for p in rel]
-
-
-def _strip_common_dirs(names: list[str]) -> tuple[str, list[str]]:
-    prefix = ""
-    while names and all("/" in n for n in names) and len({n.split("/", 1)[0] for n in names}) == 1:
-        head = names[0].split("/", 1)[0] + "/"
-        prefix += head
-        names = [n[len(head) :] for n in names]
-    return prefix, names
-
-
-def _build(name: str, layout: str, pairs: list[tuple[str, str]], reader_for) -> Dataset:
-    pairs = sorted(pairs, key=lambda pl: natural_key(pl[0]))
-    classes = sorted({label for _, label in pairs})
-    lookup = {c: k for k, c in enumerate(classes)}
-    labels = np.array([lookup[label] for _, label in pairs], dtype=np.int64)
-    names = [p for p, _ in pairs]
-    return Dataset(name, layout, classes, names, labels, reader_for(names))
-
-
-def _from_dir(path: Path) -> Dataset:
-    rel = sorted(
-        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images.is_image_name(p.name)
-    )
-    layout, pairs = _labelled(rel, str(path))
-    return _build(path.name, layout, pairs, lambda names: FileReader([path / n for n in names]))
-
-
-def _from_zip(path: Path) -> Dataset:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = [
-                m for m in zf.namelist() if not m.endswith("/") and "__MACOSX/" not in m and images.is_image_name(m)
-            ]
-    except zipfile.BadZipFile as err:
-        raise DataError(
-            "cannot open zip", received=str(path), expected="a valid .zip archive", fix=f"re-create the archive ({err})"
-        ) from None
-    prefix, rel = _strip_common_dirs(members)
-    layout, pairs = _labelled(rel, str(path))
-    return _build(path.stem, f"zip:{layout}", pairs, lambda names: ZipReader(path, [prefix + n for n in names]))
-
-
-def _from_csv(path: Path) -> Dataset:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(
-            "cannot read CSV",
-            received=str(path),
-            expected="a CSV with columns path,label",
-            fix=f"fix the file ({str(err).splitlines()[0]})",
-        ) from None
-    if not {"path", "label"} <= set(frame.columns):
-        raise DataError(
-            f"CSV {path} lacks the required columns",
-            received=list(frame.columns),
-            expected="columns 'path' and 'label'",
-            fix="add a header line 'path,label'",
-        )
-    missing = [p for p in frame["path"] if not (path.parent / p).is_file()]
-    if missing:
-        raise DataError(
-            f"{len(missing)} file(s) listed in {path.name} do not exist",
-            received=missing[0],
-            expected=f"paths relative to {path.parent}",
-            fix="correct the paths or remove those rows",
-        )
-    pairs = list(zip(frame["path"], frame["label"], strict=True))
-    return _build(path.stem, "csv", pairs, lambda names: FileReader([path.parent / n for n in names]))
-
-
-def _demo() -> Dataset:
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    arrays = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    names = [f"digit_{i}" for i in range(len(arrays))]
-    classes = [str(c) for c in digits.target_names]
-    return Dataset("demo", "demo", classes, names, digits.target.astype(np.int64), ArrayReader(arrays))
-
-
 def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
     """List the items of ``data`` (no pixels are decoded here)."""
     if per_class is not None and per_class < 1:
         raise DataError(
             "bad --per-class", received=per_class, expected="an integer >= 1", fix="pass e.g. --per-class 1500"
         )
+    from runner.layouts import demo, from_csv, from_dir, from_zip
+
     if str(data) == "demo":
-        ds = _demo()
+        ds = demo()
     else:
         path = Path(data).expanduser()
         if not path.exists():
@@ -231,11 +121,11 @@ def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
                 fix="check the path passed to --data",
             )
         if path.is_dir():
-            ds = _from_dir(path)
+            ds = from_dir(path)
         elif path.suffix.lower() == ".zip":
-            ds = _from_zip(path)
+            ds = from_zip(path)
         elif path.suffix.lower() == ".csv":
-            ds = _from_csv(path)
+            ds = from_csv(path)
         else:
             raise DataError(
                 "unsupported data file",
@@ -246,6 +136,54 @@ def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
     if per_class is not None:
         keep = np.concatenate([np.flatnonzero(ds.labels == k)[:per_class] for k in range(len(ds.classes))])
         ds = ds.subset(np.sort(keep))
+    return ds
+
+
+def load_images(images: str | Path) -> Dataset:
+    """Unlabelled images to predict: a folder (all images below it), a .zip, or a CSV with a ``path`` column."""
+    from runner.layouts import build
+
+    path = Path(images).expanduser()
+    if not path.exists():
+        raise DataError(
+            "images path does not exist",
+            received=str(images),
+            expected="a folder of images, a .zip, or a CSV with a path column",
+            fix="check the path",
+        )
+    if path.is_dir():
+        rel = [
+            p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images_mod.is_image_name(p.name)
+        ]
+        ds = build(path.name, "folder", [(r, "") for r in rel], lambda names: FileReader([path / n for n in names]))
+    elif path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            rel = [m for m in zf.namelist() if not m.endswith("/") and images_mod.is_image_name(m)]
+        ds = build(path.stem, "zip", [(r, "") for r in rel], lambda names: ZipReader(path, names))
+    elif path.suffix.lower() == ".csv":
+        import pandas as pd
+
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "path" not in frame.columns:
+            raise DataError(
+                "CSV lacks a path column",
+                received=list(frame.columns),
+                expected="a column named path",
+                fix="add a header line starting with path",
+            )
+        rows = [(p, "") for p in frame["path"]]
+        ds = build(path.stem, "csv", rows, lambda names: FileReader([path.parent / n for n in names]))
+    else:
+        raise DataError(
+            "unsupported images path",
+            received=str(images),
+            expected="a folder, a .zip or a .csv",
+            fix="pass a folder of images",
+        )
+    if len(ds) == 0:
+        raise DataError(
+            "no images found", received=str(images), expected="image files (jpg, png, ...)", fix="check the folder"
+        )
     return ds
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from runner import images
+from runner.batches import iter_batches, stack
 from runner.cache import CacheEntry, FeatureCache, make_key
 from runner.data import Dataset
 from runner.errors import WeightsError
@@ -149,30 +148,19 @@ def extract_into(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> list[int]:
-    """Decode (threads, bounded lookahead) and run the model batch by batch into ``out``; returns skipped positions."""
-    n = len(ds)
-    workers = workers or min(4, os.cpu_count() or 1)
+    """Run the model over ``ds`` batch by batch into ``out``; returns the positions that could not be decoded."""
     skipped: list[int] = []
     start = time.perf_counter()
-    batches = [range(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        for b in range(len(batches)):
-            while len(pending) < 3 and b + len(pending) < len(batches):
-                rng = batches[b + len(pending)]
-                pending.append((rng, [pool.submit(ds.image, i, size) for i in rng]))
-            rng, futs = pending.popleft()
-            imgs = [f.result() for f in futs]
-            ok = [k for k, img in enumerate(imgs) if img is not None]
-            skipped += [rng[k] for k in range(len(rng)) if imgs[k] is None]
-            if ok:
-                x = np.stack([imgs[k] for k in ok]).astype(np.float32)
-                feats = np.asarray(model.predict_on_batch(x))
-                out[[rng[k] for k in ok]] = feats.astype(np.float16)
-            if len(ok) < len(rng):
-                out[[rng[k] for k in range(len(rng)) if imgs[k] is None]] = 0
-            if progress:
-                progress(rng[-1] + 1, n, time.perf_counter() - start)
+    for rng, imgs in iter_batches(ds, size, batch_size, workers):
+        ok, x = stack(imgs)
+        if x is not None:
+            out[[rng[k] for k in ok]] = np.asarray(model.predict_on_batch(x)).astype(np.float16)
+        failed = [rng[k] for k in range(len(rng)) if imgs[k] is None]
+        if failed:
+            out[failed] = 0
+            skipped += failed
+        if progress:
+            progress(rng[-1] + 1, len(ds), time.perf_counter() - start)
     return skipped
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runner import tracking
@@ -45,6 +46,7 @@ def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
 
 
 def finalize(
+    data: str,
     st: Any,
     objective: Objective,
     sets: dict[str, Any],
@@ -80,6 +82,7 @@ def finalize(
     name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
     metrics = dict(best.user_attrs.get("metrics", {}))
     extra = {
+        "data": data if data == "demo" else str(Path(data).expanduser().resolve()),
         "best_trial": best.number,
         "head": choice["head"],
         "params": params,

@@ -213,7 +213,7 @@ def search(
         raise
     search_seconds = time.perf_counter() - t_search
     try:
-        result = finalize(st, objective, sets, ds, cl, uri, parent_id, register_name)
+        result = finalize(str(data), st, objective, sets, ds, cl, uri, parent_id, register_name)
     except BaseException:
         cl.set_terminated(parent_id, status="FAILED")
         raise

@@ -1,0 +1,63 @@
+"""Evaluation figures: confusion matrix, ROC curve, and a contact sheet of confident mistakes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion(matrix: np.ndarray, classes: list[str]) -> Any:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
+    ax.imshow(matrix, cmap="Blues")
+    for (r, c), v in np.ndenumerate(matrix):
+        ax.text(c, r, str(v), ha="center", va="center", color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def roc(y_true: np.ndarray, p_positive: np.ndarray, auc: float, positive: str) -> Any:
+    from sklearn.metrics import roc_curve
+
+    plt = _plt()
+    fpr, tpr, _ = roc_curve(y_true, p_positive)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label=f"AUC {auc:.4f}")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC ({positive} positive)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def contact_sheet(images: list[np.ndarray], captions: list[str], cols: int = 4) -> Any:
+    plt = _plt()
+    rows = max(1, -(-len(images) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, cap in zip(axes.ravel(), images, captions, strict=False):
+        ax.imshow(img)
+        ax.set_title(cap, fontsize=8)
+    if not images:
+        axes[0, 0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    fig.suptitle("Most confidently misclassified")
+    fig.tight_layout()
+    return fig
