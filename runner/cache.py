@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from runner.errors import RunnerError
+from runner.hashindex import HashIndex
 
 FEATURE_FORMAT = 1  # bump when the extraction pipeline changes what it writes
 
@@ -57,6 +58,10 @@ class CacheEntry:
 class FeatureCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root else default_cache_dir()
+
+    @property
+    def hash_index(self) -> HashIndex:
+        return HashIndex(self.root / "hashes.db")
 
     def _ensure_root(self) -> None:
         try:

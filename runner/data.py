@@ -18,6 +18,7 @@ import numpy as np
 
 from runner import images as images_mod
 from runner.errors import DataError
+from runner.hashindex import HashIndex
 from runner.readers import ArrayReader, FileReader, ZipReader
 
 LAYOUTS_HELP = (
@@ -60,11 +61,20 @@ class Dataset:
             return images_mod.resize(images_mod.to_rgb8(raw), size)
         return images_mod.load_rgb(raw, size)
 
-    def digests(self) -> list[str]:
-        """Content hash of every item (its bytes, never its path or mtime)."""
+    def digests(self, index: HashIndex | None = None, rehash: bool = False) -> list[str]:
+        """Content hash of every item (its bytes, never its path or mtime).
+
+        With an ``index``, a file whose path, size and mtime are unchanged since it was hashed is not
+        read again; ``rehash`` reads and hashes every file anyway (and refreshes the index).
+        """
         if self._digests is None:
+            positions = [self._pos(i) for i in range(len(self))]
+            keys = self.reader.stat_keys(positions) if index is not None else [None] * len(self)
+            known = index.lookup([k for k in keys if k]) if index is not None and not rehash else {}
 
             def one(i: int) -> str:
+                if keys[i] in known:
+                    return known[keys[i]]
                 try:
                     raw = self.raw(i)
                 except (OSError, KeyError, zipfile.BadZipFile):
@@ -74,6 +84,14 @@ class Dataset:
 
             with ThreadPoolExecutor(4) as pool:
                 self._digests = list(pool.map(one, range(len(self))))
+            if index is not None:
+                index.store(
+                    {
+                        k: d
+                        for k, d in zip(keys, self._digests, strict=True)
+                        if k and k not in known and d != "unreadable"
+                    }
+                )
         return self._digests
 
     def fingerprint(self) -> str:

@@ -172,8 +172,13 @@ def get_features(
     cache: FeatureCache,
     progress: Progress | None = None,
     batch_size: int = 32,
+    rehash: bool = False,
 ) -> tuple[CacheEntry, bool]:
-    """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit."""
+    """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit.
+
+    Files are hashed once and then trusted by path, size and mtime; ``rehash`` hashes every file again.
+    """
+    ds.digests(cache.hash_index, rehash=rehash)
     key, parts = cache_key(ds, spec, size, weights)
     entry = cache.get(key)
     if entry is not None:

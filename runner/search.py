@@ -75,6 +75,7 @@ def search(
     register_name: str | None = None,
     cache_dir: str | None = None,
     code: list[str] | None = None,
+    rehash: bool = False,
     on_event: Event | None = None,
 ) -> SearchResult:
     """Run a search; ``backbone`` and ``head`` may list several names, making them searched choices."""
@@ -131,8 +132,10 @@ def search(
             },
         )
         t = time.perf_counter()
-        entry, hit = get_features(ds, spec, size, w, cache, progress=progress)
-        val_entry, val_hit = get_features(val_ds, spec, size, w, cache, progress=progress) if val_ds else (None, True)
+        entry, hit = get_features(ds, spec, size, w, cache, progress=progress, rehash=rehash)
+        val_entry, val_hit = (
+            get_features(val_ds, spec, size, w, cache, progress=progress, rehash=rehash) if val_ds else (None, True)
+        )
         sets[spec.name] = FeatureSet(spec, size, w, entry, val_entry, hit and val_hit, time.perf_counter() - t)
     first = sets[specs[0].name]
     bad = set().union(*(_skipped(fs.entry) for fs in sets.values()))

@@ -112,3 +112,21 @@ def test_weights_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     msg = str(err.value)
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5" in msg
     assert str(tmp_path / "empty-keras" / "models") in msg and "--weights none" in msg
+
+
+def test_hashes_trusted_by_size_and_mtime_until_rehash(folders: Path, tmp_path: Path) -> None:
+    import os
+
+    cache = FeatureCache(tmp_path / "c")
+    first = data.load_dataset(folders).digests(cache.hash_index)
+    victim = folders / "cats" / "cat.0.jpg"
+    st = victim.stat()
+    blob = bytearray(victim.read_bytes())
+    blob[-3] ^= 0xFF  # same size, different bytes, same mtime: the index is trusted
+    victim.write_bytes(bytes(blob))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert data.load_dataset(folders).digests(cache.hash_index) == first
+    fresh = data.load_dataset(folders).digests(cache.hash_index, rehash=True)
+    assert fresh[0] != first[0] and fresh[1:] == first[1:]
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a changed mtime is hashed again
+    assert data.load_dataset(folders).digests(cache.hash_index)[0] == fresh[0]

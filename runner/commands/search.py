@@ -133,6 +133,9 @@ def search(
     code: Annotated[
         list[str] | None, typer.Option(help="A .py file that registers backbones/heads (repeatable).")
     ] = None,
+    rehash: Annotated[
+        bool, typer.Option(help="Hash every image again instead of trusting unchanged path+size+mtime.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout instead of a summary.")
     ] = False,
@@ -163,6 +166,7 @@ def search(
             register_name=register_name,
             cache_dir=cache_dir,
             code=code,
+            rehash=rehash,
             on_event=Printer(),
         )
     if as_json:
