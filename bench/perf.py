@@ -227,7 +227,7 @@ def keras_tuner_search(xt, yt, xv, yv, trials: int, epochs: int, workdir: Path) 
 
 
 RSS_CODE = """
-import os, resource, sys, time
+import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 from runner import data, features, registry
 from runner.cache import FeatureCache
@@ -240,7 +240,9 @@ entry, hit = features.get_features(ds, spec, 96, w, FeatureCache(cache_dir))
 if mode == "load":
     import numpy as np
     x = np.asarray(entry.features(), dtype=np.float32)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t, len(ds))
+# VmHWM is this process's own peak (ru_maxrss would carry over the parent's high-water mark across exec)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(int(hwm) / 1024, time.perf_counter() - t, len(ds))
 """
 
 

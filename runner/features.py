@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import time
 from collections.abc import Callable
@@ -151,6 +152,7 @@ def extract_into(
     """Run the model over ``ds`` batch by batch into ``out``; returns the positions that could not be decoded."""
     skipped: list[int] = []
     start = time.perf_counter()
+    written = 0
     for rng, imgs in iter_batches(ds, size, batch_size, workers):
         ok, x = stack(imgs)
         if x is not None:
@@ -159,9 +161,20 @@ def extract_into(
         if failed:
             out[failed] = 0
             skipped += failed
+        written += len(rng) * out[0].nbytes
+        if written > 64 << 20:  # written pages of a memory-mapped output leave RSS: memory stays bounded
+            _release(out)
+            written = 0
         if progress:
             progress(rng[-1] + 1, len(ds), time.perf_counter() - start)
     return skipped
+
+
+def _release(out: np.ndarray) -> None:
+    mm = getattr(out, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise"):
+        out.flush()
+        mm.madvise(mmap.MADV_DONTNEED)
 
 
 def get_features(
