@@ -45,12 +45,6 @@ def set_seed(seed: int) -> None:
         _determinism = True
 
 
-def predict(model: keras.Model, x: np.ndarray, batch: int = 2048) -> np.ndarray:
-    """Eager batched inference: no tf.function is traced per trial model."""
-    parts = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
-
-
 def _fusable(optimizer: Any) -> str | None:
     """'rmsprop' or 'adam' when the Keras optimizer is plain enough for TensorFlow's fused update kernels."""
     import keras
