@@ -163,6 +163,22 @@ def learning_curves(cl: MlflowClient, run_id: str, history: dict[str, list[float
         plt.close(fig)
 
 
+def _requirements() -> list[str]:
+    """The packages that load the model, pinned to what is installed; MLflow would otherwise infer them by
+    loading the model again in a subprocess (about 10 s per search)."""
+    from importlib import metadata
+
+    pins = []
+    for names in (("keras",), ("tensorflow", "tensorflow-cpu")):
+        for name in names:
+            try:
+                pins.append(f"{name}=={metadata.version(name)}")
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return pins
+
+
 def log_keras_model(
     uri: str, run_id: str, model: Any, size: int, n_out: int, register_name: str, metadata: dict[str, Any]
 ) -> tuple[str, int | None]:
@@ -186,6 +202,7 @@ def log_keras_model(
             registered_model_name=register_name,
             metadata=metadata,
             await_registration_for=60,
+            pip_requirements=_requirements(),
         )
     version = info.registered_model_version
     return info.model_uri, int(version) if version is not None else None
