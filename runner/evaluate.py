@@ -123,6 +123,7 @@ def _log(
             "n_skipped": len(result.skipped),
             "classes": ",".join(result.classes),
         },
+        new_run=True,
     )
     flat = {f"{c}_{m}": v for c, d in result.per_class.items() for m, v in d.items() if m != "support"}
     tracking.log_metrics(cl, rid, result.metrics | flat)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import time
@@ -19,6 +18,7 @@ from runner.batches import iter_batches, stack
 from runner.cache import CacheEntry, FeatureCache, make_key
 from runner.data import Dataset
 from runner.errors import WeightsError
+from runner.hashindex import HashIndex, file_digest
 from runner.specs import BackboneSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,14 +36,6 @@ def keras_home() -> Path:
     return base
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class Weights:
     kind: str  # "imagenet" | "none" | "file"
@@ -51,7 +43,7 @@ class Weights:
     path: Path | None = None
 
 
-def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> Weights:
+def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int, index: HashIndex | None = None) -> Weights:
     """Check the weights exist (downloading ImageNet weights through Keras's cache if needed) before any work."""
     if weights == "none":
         return Weights("none", f"random:seed={seed}")
@@ -64,7 +56,7 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> W
                 expected="imagenet, none, or a path to a Keras weights file",
                 fix="check the path given to --weights",
             )
-        return Weights("file", f"file:{file_sha256(path)}", path.resolve())
+        return Weights("file", f"file:{file_digest(path, index)}", path.resolve())
     if spec.weights_file is None:
         raise WeightsError(
             f"backbone {spec.name!r} has no ImageNet weights",
@@ -89,7 +81,7 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int) -> W
                     expected=f"the file {fname} in $KERAS_HOME/models",
                     fix=f"copy {fname} to {path.parent}/ (or set KERAS_HOME), or pass --weights none | --weights PATH",
                 ) from None
-    return Weights("imagenet", f"imagenet:{fname}:{file_sha256(path)}", path)
+    return Weights("imagenet", f"imagenet:{fname}:{file_digest(path, index)}", path)
 
 
 def build_backbone(spec: BackboneSpec, size: int, weights: Weights, random_weights: Path | None = None) -> keras.Model:

@@ -34,3 +34,22 @@ class HashIndex:
         if digests:
             with self._connect() as con:
                 con.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", digests.items())
+
+
+def file_digest(path: Path, index: HashIndex | None = None) -> str:
+    """sha256 of a file, remembered in ``index`` by (path, size, mtime): a large weights file is read once."""
+    import hashlib
+
+    st = path.stat()
+    key = f"sha256|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if index is not None:
+        known = index.lookup([key])
+        if key in known:
+            return known[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    if index is not None:
+        index.store({key: h.hexdigest()})
+    return h.hexdigest()

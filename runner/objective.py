@@ -91,7 +91,10 @@ class Objective:
         trial.set_user_attr("mlflow_run_id", run_id)
         shown = {k: choice[k] for k in ("backbone", "head")} | choice["params"]
         tracking.log_params(
-            self.client, run_id, shown | {f"{k}_source": self.sources.get(choice[k], "?") for k in ("backbone", "head")}
+            self.client,
+            run_id,
+            shown | {f"{k}_source": self.sources.get(choice[k], "?") for k in ("backbone", "head")},
+            new_run=True,
         )
         report_key = "val_accuracy" if self.maximize else "val_loss"
         history: dict[str, list[float]] = {}

@@ -108,10 +108,10 @@ def search(
 
     uri = tracking.tracking_uri(tracking_uri)
     storage_url = storage or tracking.default_storage(uri)
-    resolved = {s.name: resolve_weights(s, weights_for[s.name], sizes[s.name], seed) for s in specs}
+    cache = FeatureCache(cache_dir)
+    resolved = {s.name: resolve_weights(s, weights_for[s.name], sizes[s.name], seed, cache.hash_index) for s in specs}
     prefix = f"{ds.name}-{'+'.join(s.name for s in specs)}-"
     st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
-    cache = FeatureCache(cache_dir)
 
     def progress(done: int, total: int, secs: float) -> None:
         emit("extract", {"done": done, "total": total, "seconds": secs})

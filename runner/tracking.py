@@ -80,11 +80,14 @@ def _clean(value: Any) -> str:
     return text[:MAX_PARAM]
 
 
-def log_params(cl: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
-    """Log params; MLflow params are immutable, so a changed value (a resumed search) goes to a tag instead."""
+def log_params(cl: MlflowClient, run_id: str, params: dict[str, Any], new_run: bool = False) -> None:
+    """Log params; MLflow params are immutable, so a changed value (a resumed search) goes to a tag instead.
+
+    ``new_run``: the run was just created, so there is nothing to compare with (saves a read per trial).
+    """
     from mlflow.entities import Param
 
-    old = cl.get_run(run_id).data.params
+    old = {} if new_run else cl.get_run(run_id).data.params
     new = {str(k): _clean(v) for k, v in params.items()}
     for k, v in new.items():
         if k in old and old[k] != v:

@@ -130,3 +130,14 @@ def test_hashes_trusted_by_size_and_mtime_until_rehash(folders: Path, tmp_path: 
     assert fresh[0] != first[0] and fresh[1:] == first[1:]
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a changed mtime is hashed again
     assert data.load_dataset(folders).digests(cache.hash_index)[0] == fresh[0]
+
+
+def test_weights_file_hashed_once(tmp_path: Path) -> None:
+    from runner.hashindex import HashIndex, file_digest
+
+    w = tmp_path / "w.weights.h5"
+    w.write_bytes(b"a" * 1000)
+    index = HashIndex(tmp_path / "h.db")
+    first = file_digest(w, index)
+    assert first == file_digest(w)  # same content hash with or without the index
+    assert len(index.lookup([f"sha256|{w.resolve()}|{w.stat().st_size}|{w.stat().st_mtime_ns}"])) == 1
