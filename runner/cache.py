@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from runner.errors import RunnerError
 from runner.hashindex import HashIndex
 
 FEATURE_FORMAT = 1  # bump when the extraction pipeline changes what it writes
+LOCK_REFRESH = 5.0  # seconds between touches of a held lock
+LOCK_STALE = 60.0  # a lock not touched for this long belongs to a dead worker (on another machine)
 
 
 def default_cache_dir() -> Path:
@@ -107,6 +111,49 @@ class FeatureCache:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def lock(self, key: str, on_wait: Callable[[str], None] | None = None, poll: float = 0.5) -> Iterator[None]:
+        """Hold ``<cache>/.lock-<key>`` while computing the entry, so that of several workers needing the same
+        missing entry one extracts and the others wait (then find the entry). The holder touches the lock every few
+        seconds; a lock whose process is gone (same machine) or that was not touched for a minute is recovered."""
+        self._ensure_root()
+        path = self.root / f".lock-{key}"
+        token = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "id": uuid.uuid4().hex})
+        told = False
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if _stale(path):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    continue
+                if on_wait is not None and not told:
+                    on_wait(key)
+                    told = True
+                time.sleep(poll)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(token)
+            break
+        stop = threading.Event()
+
+        def touch() -> None:
+            while not stop.wait(LOCK_REFRESH):
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+
+        toucher = threading.Thread(target=touch, daemon=True)
+        toucher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            toucher.join()
+            with contextlib.suppress(OSError):
+                if path.read_text() == token:
+                    path.unlink()
+
     def entries(self) -> list[CacheEntry]:
         if not self.root.is_dir():
             return []
@@ -118,6 +165,7 @@ class FeatureCache:
         if not self.root.is_dir():
             return 0
         targets = [self.root / k for k in keys] if keys else [p for p in self.root.iterdir() if p.is_dir()]
+        targets += [] if keys else [p for p in self.root.glob(".lock-*") if _stale(p)]
         missing = [p.name for p in targets if not p.is_dir()]
         if missing:
             raise RunnerError(
@@ -127,5 +175,27 @@ class FeatureCache:
                 fix="copy the key from `runner cache list`",
             )
         for p in targets:
-            shutil.rmtree(p)
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
         return sum(1 for p in targets if not p.name.startswith("."))
+
+
+def _stale(lock: Path) -> bool:
+    """A lock file left by a dead process (same machine: its pid is gone) or not refreshed for LOCK_STALE s."""
+    try:
+        info = json.loads(lock.read_text() or "{}")
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # unreadable or half-written long ago
+    if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return age > LOCK_STALE

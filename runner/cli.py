@@ -10,6 +10,7 @@ import typer
 from runner.commands import cache as cache_cmd
 from runner.commands import catalog as catalog_cmd
 from runner.commands import search as search_cmd
+from runner.commands import studies as studies_cmd
 from runner.commands import ui as ui_cmd
 from runner.commands import use as use_cmd
 from runner.errors import RunnerError
@@ -33,6 +34,7 @@ app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(catalog_cmd.backbones_app, name="backbones")
 app.add_typer(catalog_cmd.heads_app, name="heads")
+app.add_typer(studies_cmd.app, name="studies")
 
 
 def main() -> None:

@@ -178,6 +178,7 @@ def get_features(
     progress: Progress | None = None,
     batch_size: int = 32,
     rehash: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> tuple[CacheEntry, bool]:
     """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit.
 
@@ -188,6 +189,24 @@ def get_features(
     entry = cache.get(key)
     if entry is not None:
         return entry, True
+    with cache.lock(key, on_wait=on_wait):  # of several workers missing this entry, one extracts
+        entry = cache.get(key)
+        if entry is not None:  # another worker extracted it while this one waited
+            return entry, True
+        return _extract(ds, spec, size, weights, cache, key, parts, progress, batch_size), False
+
+
+def _extract(
+    ds: Dataset,
+    spec: BackboneSpec,
+    size: int,
+    weights: Weights,
+    cache: FeatureCache,
+    key: str,
+    parts: dict[str, Any],
+    progress: Progress | None,
+    batch_size: int,
+) -> CacheEntry:
     backbone = build_backbone(spec, size, weights)
     model = feature_model(spec, size, backbone)
     shape = (len(ds), *tuple(int(d) for d in model.output_shape[1:]))
@@ -212,4 +231,4 @@ def get_features(
         )
     entry = cache.get(key)
     assert entry is not None
-    return entry, False
+    return entry

@@ -11,6 +11,7 @@ from runner import tracking
 from runner.data import Dataset
 from runner.errors import RunnerError
 from runner.objective import Objective
+from runner.reports import report
 
 
 @dataclass
@@ -31,6 +32,8 @@ class SearchResult:
     cache: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    finalized: bool = True  # False: another worker finishes the study and registers the model
+    worker: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +46,39 @@ def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
         if name not in best or (t.value > best[name] if maximize else t.value < best[name]):
             best[name] = float(t.value)
     return best
+
+
+def _counts(st: Any) -> dict[str, int]:
+    counts = {"complete": 0, "pruned": 0, "fail": 0}
+    for t in st.get_trials(deepcopy=False):
+        state = t.state.name.lower()
+        if state in counts and not t.user_attrs.get("surplus"):
+            counts[state] += 1
+    return counts
+
+
+def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
+    """A worker that does not finish the study: the best trial so far and the model registered last (if any)."""
+    from optuna.trial import TrialState
+
+    done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = st.best_trial if done else None
+    choice = best.user_attrs["choice"] if best else {"backbone": "", "head": "", "params": {}}
+    model = st.user_attrs.get("model", {})
+    return SearchResult(
+        parent_id,
+        exp_id,
+        st.study_name,
+        best.number if best else -1,
+        choice["backbone"],
+        choice["head"],
+        dict(choice["params"]),
+        dict(best.user_attrs.get("metrics", {})) if best else {},
+        model.get("uri", ""),
+        {k: model[k] for k in ("name", "version") if k in model},
+        _counts(st),
+        finalized=False,
+    )
 
 
 def finalize(
@@ -73,14 +109,17 @@ def finalize(
     fs = sets[choice["backbone"]]
     head = objective.heads[choice["head"]]
     params = dict(choice["params"])
+    metrics = dict(best.user_attrs.get("metrics", {}))
     if best.number in objective.best_weights:
         head_model = head.build(tuple(objective.arrays[fs.spec.name].x_train.shape[1:]), len(ds.classes), params)
         head_model.set_weights(objective.best_weights[best.number])
-    else:  # the best trial ran in an earlier process: retrain it with its own seed (deterministic)
-        head_model = objective.fit(choice, best.number).model
+    else:  # ran in another process (retrain with its own seed: deterministic), or cross-validated (refit)
+        fit = objective.fit(choice, best.number)
+        head_model = fit.model
+        if objective.cross:  # the model is the refit on the training split, scored on the validation split
+            metrics = fit.metrics | {f"cv_{k}": v for k, v in metrics.items()}
     model = end_to_end(fs.spec, fs.size, fs.weights, fs.entry, head_model)
     name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
-    metrics = dict(best.user_attrs.get("metrics", {}))
     extra = {
         "data": data if data == "demo" else str(Path(data).expanduser().resolve()),
         "best_trial": best.number,
@@ -104,10 +143,7 @@ def finalize(
         | {f"best_val_{objective.metric}.{k}": v for k, v in per_backbone.items()},
     )
     cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
-    counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    for t in st.get_trials(deepcopy=False):
-        if t.state.name.lower() in counts:
-            counts[t.state.name.lower()] += 1
+    report(cl, parent_id, st)
     return SearchResult(
         parent_id,
         cl.get_run(parent_id).info.experiment_id,
@@ -119,6 +155,6 @@ def finalize(
         metrics,
         model_uri,
         {"name": name, "version": version},
-        counts,
+        _counts(st),
         per_backbone,
     )

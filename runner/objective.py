@@ -49,6 +49,8 @@ class Objective:
     parent_run_id: str
     on_event: Event
     sources: dict[str, str] = field(default_factory=dict)
+    folds: int = 1  # > 1: stratified K-fold cross-validation on the training features
+    repeats: int = 1  # > 1: average this many seeds per split
     best_weights: dict[int, list[np.ndarray]] = field(default_factory=dict)
     _best_value: float | None = None
 
@@ -72,6 +74,49 @@ class Objective:
             on_epoch=hook,
             history=history,
         )
+
+    @property
+    def cross(self) -> bool:
+        return self.folds > 1 or self.repeats > 1
+
+    def splits(self, backbone: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        a = self.arrays[backbone]
+        if self.folds <= 1:
+            return [(a.x_train, a.y_train, a.x_val, a.y_val)]
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(a.x_train, a.y_train)
+        return [(a.x_train[tr], a.y_train[tr], a.x_train[va], a.y_train[va]) for tr, va in folds]
+
+    def cross_fit(self, choice: dict[str, Any], trial: Any, history: dict[str, list[float]]) -> dict[str, float]:
+        """Mean (and std) of the metrics over folds x repeats; the running mean is reported after every fit so
+        that hopeless trials are pruned after a few folds."""
+        import optuna
+
+        head, a = self.heads[choice["head"]], self.arrays[choice["backbone"]]
+        runs: list[dict[str, float]] = []
+        for r in range(self.repeats):
+            for k, (xt, yt, xv, yv) in enumerate(self.splits(choice["backbone"])):
+                seed = self.seed + trial.number + 7919 * (r * max(self.folds, 1) + k)
+                fit = fit_head(
+                    head,
+                    choice["params"],
+                    xt,
+                    yt,
+                    xv,
+                    yv,
+                    a.n_classes,
+                    self.epochs,
+                    seed,
+                    history=history if not runs else None,
+                )
+                runs.append(fit.metrics)
+                trial.report(float(np.mean([m[f"val_{self.metric}"] for m in runs])), len(runs) - 1)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after {len(runs)} fit(s)")
+        out = {k: float(np.mean([m[k] for m in runs])) for k in runs[0]}
+        out |= {f"{k}_std": float(np.std([m[k] for m in runs])) for k in runs[0]}
+        return out | {"n_fits": float(len(runs))}
 
     def choose(self, trial: Any) -> dict[str, Any]:
         """The backbone and head are searched choices only when more than one is given."""
@@ -106,21 +151,26 @@ class Objective:
 
         state = "failed"
         try:
-            fit = self.fit(choice, trial.number, hook, history)
-            value = fit.metrics[f"val_{self.metric}"]
+            if self.cross:
+                metrics = self.cross_fit(choice, trial, history)
+                logged = metrics
+            else:
+                fit = self.fit(choice, trial.number, hook, history)
+                metrics, logged = fit.metrics, {**fit.metrics, "best_epoch": fit.best_epoch}
+            value = metrics[f"val_{self.metric}"]
             trial.set_user_attr("history", history)
-            trial.set_user_attr("metrics", fit.metrics)
-            tracking.log_metrics(self.client, run_id, {**fit.metrics, "best_epoch": fit.best_epoch})
+            trial.set_user_attr("metrics", metrics)
+            tracking.log_metrics(self.client, run_id, logged)
             if self._best_value is None or (value > self._best_value if self.maximize else value < self._best_value):
                 self._best_value = value
-                self.best_weights = {trial.number: fit.model.get_weights()}
+                self.best_weights = {} if self.cross else {trial.number: fit.model.get_weights()}
             state = "complete"
             self.on_event(
                 "trial",
                 {
                     "number": trial.number,
                     "params": shown,
-                    "metrics": fit.metrics,
+                    "metrics": metrics,
                     "state": state,
                     "best_value": self._best_value,
                 },

@@ -80,3 +80,42 @@ def image_sizes(specs: list[BackboneSpec], image_size: int | None, demo: bool) -
         )
         sizes[spec.name] = size
     return sizes
+
+
+def check_workers(*, n_jobs: int, folds: int, repeats: int, heartbeat: int, storage: object) -> None:
+    check(isinstance(n_jobs, int) and n_jobs >= 1, "bad --n-jobs", n_jobs, "an integer >= 1", "pass e.g. --n-jobs 2")
+    check(
+        isinstance(folds, int) and (folds == 1 or folds >= 2),
+        "bad --folds",
+        folds,
+        "1 (one validation split) or an integer >= 2",
+        "pass e.g. --folds 5",
+    )
+    check(isinstance(repeats, int) and repeats >= 1, "bad --repeats", repeats, "an integer >= 1", "pass --repeats 3")
+    check(
+        isinstance(heartbeat, int) and heartbeat >= 1,
+        "bad --heartbeat",
+        heartbeat,
+        "whole seconds >= 1",
+        "pass e.g. --heartbeat 10",
+    )
+    check(
+        n_jobs == 1 or storage is None or isinstance(storage, str),
+        "--n-jobs needs a storage URL",
+        type(storage).__name__,
+        "a URL string that other processes can open",
+        "pass storage as a URL such as sqlite:///mlruns/optuna.db",
+    )
+
+
+def check_folds(folds: int, y_train: object) -> None:
+    import numpy as np
+
+    smallest = int(np.bincount(np.asarray(y_train)).min())
+    check(
+        folds <= smallest,
+        "--folds is larger than the smallest class",
+        folds,
+        f"at most {smallest} (images of the smallest class in the training split)",
+        f"pass --folds {max(2, min(5, smallest))} or fewer",
+    )

@@ -1,55 +1,51 @@
-"""``runner.search()``: images -> cached backbone features -> Optuna head search -> MLflow, best model registered."""
+"""``runner.search()``: images -> cached backbone features -> Optuna head search -> MLflow, best model registered.
+
+Several workers (processes or machines) running the same search with the same ``study`` and ``storage`` share
+the study: each runs trials until the study has ``trials`` in all, and the one that completes the last trial
+registers the model.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from runner import options, tracking
+from runner import options, tracking, workers
 from runner import study as studies
-from runner.cache import CacheEntry, FeatureCache
-from runner.data import Dataset, check_usable, load_dataset, split
+from runner.cache import FeatureCache
+from runner.data import load_dataset
 from runner.errors import DataError
-from runner.features import Weights, get_features, resolve_weights
-from runner.finalize import SearchResult, finalize
-from runner.objective import Arrays, Objective
+from runner.features import resolve_weights
+from runner.finalize import SearchResult, finalize, summarize
+from runner.objective import Objective
+from runner.prepare import prepare
 from runner.registry import backbones as backbone_registry
 from runner.registry import get_backbone, get_head, heads, load_code
-from runner.specs import BackboneSpec
 
 Event = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
-class FeatureSet:
-    """One backbone's cached features for the training (and explicit validation) data."""
+class _Setup:
+    """What ``search`` has opened before features are loaded: the data, the study and its parent run."""
 
-    spec: BackboneSpec
-    size: int
-    weights: Weights
-    entry: CacheEntry
-    val_entry: CacheEntry | None
-    hit: bool
-    seconds: float
-
-
-def _skipped(entry: CacheEntry | None) -> set[int]:
-    return set(entry.meta.get("skipped", [])) if entry is not None else set()
-
-
-def _usable(ds: Dataset, bad: set[int], what: str) -> tuple[Dataset, np.ndarray]:
-    rows = np.array([i for i in range(len(ds)) if i not in bad], dtype=np.int64)
-    out = ds.subset(rows)
-    check_usable(out, what)
-    return out, rows
-
-
-def _load(entry: CacheEntry, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(entry.features()[rows], dtype=np.float32)
+    ds: Any
+    val_ds: Any
+    specs: list[Any]
+    head_objs: dict[str, Any]
+    sizes: dict[str, int]
+    weights: dict[str, Any]
+    cache: FeatureCache
+    uri: str
+    storage_url: str
+    st: Any
+    cl: Any
+    exp_id: str
+    parent_id: str
+    on_stale: studies.StaleTrials
 
 
 def search(
@@ -67,9 +63,13 @@ def search(
     timeout: float | None = None,
     epochs: int = 30,
     metric: str = "log_loss",
+    folds: int = 1,
+    repeats: int = 1,
     storage: str | None = None,
     study: str | None = None,
     resume: bool = False,
+    n_jobs: int = 1,
+    heartbeat: int = 10,
     tracking_uri: str | None = None,
     experiment: str = "runner",
     register_name: str | None = None,
@@ -77,8 +77,15 @@ def search(
     code: list[str] | None = None,
     rehash: bool = False,
     on_event: Event | None = None,
+    _worker: str | None = None,
 ) -> SearchResult:
-    """Run a search; ``backbone`` and ``head`` may list several names, making them searched choices."""
+    """Run a search (or this worker's share of a shared study).
+
+    ``backbone`` and ``head`` may list several names, making them searched choices. ``folds`` > 1 scores each
+    trial by stratified K-fold cross-validation, ``repeats`` averages seeds. ``n_jobs`` > 1 adds helper processes
+    on the same study. ``_worker`` is internal: set in helper processes, which run trials but never finalize.
+    """
+    call = {k: v for k, v in locals().items() if k not in ("on_event", "_worker", "n_jobs")}
     emit: Event = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
     options.check_scalars(
@@ -89,6 +96,7 @@ def search(
         explicit_val=val_data is not None,
         timeout=timeout,
     )
+    options.check_workers(n_jobs=n_jobs, folds=folds, repeats=repeats, heartbeat=heartbeat, storage=storage)
     for path in code or []:
         load_code(path)
     specs = [get_backbone(n) for n in options.names(backbone, "backbone")]
@@ -110,137 +118,161 @@ def search(
     storage_url = storage or tracking.default_storage(uri)
     cache = FeatureCache(cache_dir)
     resolved = {s.name: resolve_weights(s, weights_for[s.name], sizes[s.name], seed, cache.hash_index) for s in specs}
+    ds.digests(cache.hash_index, rehash=rehash)
+    on_stale = studies.StaleTrials()
+    store = studies.storage(storage_url, heartbeat, on_stale)
     prefix = f"{ds.name}-{'+'.join(s.name for s in specs)}-"
-    st = studies.open_study(storage_url, study, prefix, resume, seed, maximize=metric == "accuracy")
-
-    def progress(done: int, total: int, secs: float) -> None:
-        emit("extract", {"done": done, "total": total, "seconds": secs})
-
-    sets: dict[str, FeatureSet] = {}
-    for spec in specs:
-        w, size = resolved[spec.name], sizes[spec.name]
-        emit(
-            "data",
-            {
-                "name": ds.name,
-                "layout": ds.layout,
-                "classes": ds.classes,
-                "n": len(ds),
-                "backbone": spec.name,
-                "size": size,
-                "weights": w.identity,
-            },
-        )
-        t = time.perf_counter()
-        entry, hit = get_features(ds, spec, size, w, cache, progress=progress, rehash=rehash)
-        val_entry, val_hit = (
-            get_features(val_ds, spec, size, w, cache, progress=progress, rehash=rehash) if val_ds else (None, True)
-        )
-        sets[spec.name] = FeatureSet(spec, size, w, entry, val_entry, hit and val_hit, time.perf_counter() - t)
-    first = sets[specs[0].name]
-    bad = set().union(*(_skipped(fs.entry) for fs in sets.values()))
-    val_bad = set().union(*(_skipped(fs.val_entry) for fs in sets.values()))
-    skipped = [ds.names[i] for i in sorted(bad)] + ([val_ds.names[i] for i in sorted(val_bad)] if val_ds else [])
-    if skipped:
-        more = " ..." if len(skipped) > 5 else ""
-        emit("warning", {"message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}{more}"})
-    ds, rows = _usable(ds, bad, "training data")
-    arrays: dict[str, Arrays] = {}
-    if val_ds is not None:
-        val_ds, val_rows = _usable(val_ds, val_bad, "validation data")
-        for name, fs in sets.items():
-            arrays[name] = Arrays(
-                _load(fs.entry, rows), ds.labels, _load(fs.val_entry, val_rows), val_ds.labels, len(ds.classes)
-            )
-    else:
-        tr, va = split(ds.labels, val_fraction, seed)
-        for name, fs in sets.items():
-            x = _load(fs.entry, rows)
-            arrays[name] = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], len(ds.classes))
-    n_train, n_val = len(arrays[first.spec.name].y_train), len(arrays[first.spec.name].y_val)
-
+    st, created = studies.open_study(store, study, prefix, resume, seed, maximize=metric == "accuracy")
+    if not created and _worker is None:
+        studies.check_joinable(st, trials, resume)
     cl = tracking.client(uri)
+    on_stale.client = cl
     exp_id = tracking.experiment_id(cl, uri, experiment)
-    fingerprint = first.entry.meta["parts"]["data"]
-    parent_id = tracking.parent_run(cl, exp_id, st, fingerprint, ds.name)
-    sources = {n: backbone_registry.entry(n).source for n in sets} | {n: heads.entry(n).source for n in head_objs}
-    hit = all(fs.hit for fs in sets.values())
+    parent_id = tracking.parent_run(cl, exp_id, st, created, ds.fingerprint(), ds.name)
+    setup = _Setup(
+        ds, val_ds, specs, head_objs, sizes, resolved, cache, uri, storage_url, st, cl, exp_id, parent_id, on_stale
+    )
+    try:
+        return _run(setup, call, emit, t0, _worker, n_jobs)
+    except BaseException:
+        if studies.running(st) == 0:
+            cl.set_terminated(parent_id, status="KILLED")
+        raise
+
+
+def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str | None, n_jobs: int):
+    """The part of ``search`` after the study and its parent run exist."""
+    st, cl, parent_id, specs = v.st, v.cl, v.parent_id, v.specs
+    prep = prepare(
+        v.ds, v.val_ds, specs, v.sizes, v.weights, v.cache, call["val_fraction"], call["seed"], call["rehash"], emit
+    )
+    first = prep.arrays[specs[0].name]
+    options.check_folds(call["folds"], first.y_train)
+    sources = {n: backbone_registry.entry(n).source for n in prep.sets}
+    sources |= {n: heads.entry(n).source for n in v.head_objs}
+    if helper_of is None:
+        _log_settings(cl, parent_id, v, call, prep, sources, (len(first.y_train), len(first.y_val)))
+    objective = Objective(
+        v.head_objs,
+        prep.arrays,
+        call["epochs"],
+        call["seed"],
+        call["metric"],
+        cl,
+        v.exp_id,
+        parent_id,
+        emit,
+        sources,
+        folds=call["folds"],
+        repeats=call["repeats"],
+    )
+    beats = studies.has_heartbeat(st)
+    stale = studies.recover_stale(st, v.on_stale) if call["resume"] and not beats else 0
+    worker = helper_of or uuid.uuid4().hex[:12]
+    emit(
+        "search",
+        {
+            "study": st.study_name,
+            "remaining": max(call["trials"] - studies.count_live(st), 0),
+            "stale": stale,
+            "parent_run_id": parent_id,
+            "workers": n_jobs,
+        },
+    )
+    t_search = time.perf_counter()
+    helpers = None
+    if n_jobs > 1:
+        helpers = workers.Helpers(n_jobs - 1, call | {"study": st.study_name, "resume": False}, worker, emit)
+    ok = False
+    try:
+        ran = workers.run_share(st, objective, call["trials"], call["timeout"], worker, wait=beats)
+        ok = True
+    finally:
+        codes = helpers.join(ok) if helpers else []
+    if any(codes):
+        emit("warning", {"message": f"helper process exit codes {codes}; their trials were failed or retried"})
+    search_seconds = time.perf_counter() - t_search
+    done = studies.finished(st)
+    if helper_of is None and workers.is_finisher(st, worker):
+        try:
+            result = finalize(
+                str(call["data"]), st, objective, prep.sets, prep.ds, cl, v.uri, parent_id, call["register_name"]
+            )
+        except BaseException:
+            cl.set_terminated(parent_id, status="FAILED")
+            raise
+        st.set_user_attr("finalized_at", done)
+        st.set_user_attr("model", {"uri": result.model_uri, **result.registered_model})
+    else:
+        result = summarize(st, parent_id, v.exp_id)
+    winner = prep.sets.get(result.backbone) or prep.sets[specs[0].name]
+    result.cache = {
+        "hit": prep.hit,
+        "key": winner.entry.key,
+        "dir": str(v.cache.root),
+        "keys": {n: fs.entry.key for n, fs in prep.sets.items()},
+    }
+    result.data = {
+        "name": prep.ds.name,
+        "layout": prep.ds.layout,
+        "classes": prep.ds.classes,
+        "n_train": len(first.y_train),
+        "n_val": len(first.y_val),
+        "skipped": prep.skipped,
+    }
+    result.seconds = {
+        "features": round(sum(fs.seconds for fs in prep.sets.values()), 3),
+        "search": round(search_seconds, 3),
+        "total": round(time.perf_counter() - t0, 3),
+    }
+    result.storage = v.storage_url
+    result.worker = {"id": worker, "trials_run": ran, "stale_retried": stale + len(v.on_stale.seen)}
+    if result.finalized:
+        tracking.log_metrics(cl, parent_id, {f"seconds_{k}": val for k, val in result.seconds.items()})
+        cl.set_terminated(parent_id, status="FINISHED")
+    return result
+
+
+def _log_settings(
+    cl: Any, parent_id: str, v: _Setup, call: dict[str, Any], prep: Any, sources: dict, n: tuple[int, int]
+) -> None:
+    ds = prep.ds
     tracking.log_params(
         cl,
         parent_id,
         {
-            "data": str(data),
+            "data": str(call["data"]),
             "layout": ds.layout,
             "classes": ",".join(ds.classes),
             "n_images": len(ds),
-            "n_train": n_train,
-            "n_val": n_val,
+            "n_train": n[0],
+            "n_val": n[1],
             "class_counts": ds.counts(),
-            "n_skipped": len(skipped),
-            "data_fingerprint": fingerprint,
-            "backbone": ",".join(sets),
-            "head": ",".join(head_objs),
-            "weights": ",".join(fs.weights.identity for fs in sets.values()),
-            "image_size": ",".join(str(fs.size) for fs in sets.values()),
+            "n_skipped": len(prep.skipped),
+            "data_fingerprint": v.ds.fingerprint(),
+            "backbone": ",".join(prep.sets),
+            "head": ",".join(v.head_objs),
+            "weights": ",".join(fs.weights.identity for fs in prep.sets.values()),
+            "image_size": ",".join(str(fs.size) for fs in prep.sets.values()),
             "sources": sources,
-            "trials": trials,
-            "epochs": epochs,
-            "metric": metric,
-            "seed": seed,
-            "val_fraction": val_fraction if val_ds is None else "explicit",
-            "val_data": str(val_data),
-            "per_class": per_class,
-            "timeout": timeout,
-            "study": st.study_name,
-            "storage": storage_url,
-            "feature_shape": {n: list(a.x_train.shape[1:]) for n, a in arrays.items()},
+            "trials": call["trials"],
+            "epochs": call["epochs"],
+            "metric": call["metric"],
+            "folds": call["folds"],
+            "repeats": call["repeats"],
+            "seed": call["seed"],
+            "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",
+            "val_data": str(call["val_data"]),
+            "per_class": call["per_class"],
+            "timeout": call["timeout"],
+            "study": v.st.study_name,
+            "storage": v.storage_url,
+            "feature_shape": {k: list(a.x_train.shape[1:]) for k, a in prep.arrays.items()},
         },
     )
-    if resume:
+    if call["resume"]:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    cl.set_tag(parent_id, "cache_hit", str(hit).lower())
-    cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in sets.values()))
-    if skipped:
-        cl.log_dict(parent_id, {"skipped": skipped}, "skipped_files.json")
-
-    objective = Objective(head_objs, arrays, epochs, seed, metric, cl, exp_id, parent_id, emit, sources)
-    stale = studies.fail_stale(st)
-    remaining = trials - studies.finished(st)
-    emit("search", {"study": st.study_name, "remaining": max(remaining, 0), "stale": stale, "parent_run_id": parent_id})
-    t_search = time.perf_counter()
-    try:
-        if remaining > 0:
-            st.optimize(objective, n_trials=remaining, timeout=timeout, gc_after_trial=True)
-    except BaseException:
-        cl.set_terminated(parent_id, status="KILLED")
-        raise
-    search_seconds = time.perf_counter() - t_search
-    try:
-        result = finalize(str(data), st, objective, sets, ds, cl, uri, parent_id, register_name)
-    except BaseException:
-        cl.set_terminated(parent_id, status="FAILED")
-        raise
-    winner = sets[result.backbone]
-    result.cache = {
-        "hit": hit,
-        "key": winner.entry.key,
-        "dir": str(cache.root),
-        "keys": {n: fs.entry.key for n, fs in sets.items()},
-    }
-    result.data = {
-        "name": ds.name,
-        "layout": ds.layout,
-        "classes": ds.classes,
-        "n_train": n_train,
-        "n_val": n_val,
-        "skipped": skipped,
-    }
-    result.seconds = {
-        "features": round(sum(fs.seconds for fs in sets.values()), 3),
-        "search": round(search_seconds, 3),
-        "total": round(time.perf_counter() - t0, 3),
-    }
-    result.storage = storage_url
-    tracking.log_metrics(cl, parent_id, {f"seconds_{k}": v for k, v in result.seconds.items()})
-    cl.set_terminated(parent_id, status="FINISHED")
-    return result
+    cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
+    cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
+    if prep.skipped:
+        cl.log_dict(parent_id, {"skipped": prep.skipped}, "skipped_files.json")

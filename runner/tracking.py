@@ -112,22 +112,35 @@ def log_history(cl: MlflowClient, run_id: str, history: dict[str, list[float]]) 
         cl.log_batch(run_id, metrics=rows[i : i + 1000])
 
 
-def parent_run(cl: MlflowClient, exp_id: str, study: Any, fingerprint: str, data_name: str) -> str:
-    """The study's one parent run: created on the first run, found again (and reopened) on --resume."""
-    parent_id = study.user_attrs.get("parent_run_id")
-    if parent_id is None:
+def parent_run(
+    cl: MlflowClient, exp_id: str, study: Any, created: bool, fingerprint: str, data_name: str, wait: float = 300.0
+) -> str:
+    """The study's one parent run: created by the worker that created the study, found by every other worker
+    (which waits for it briefly when it joins at the same moment) and reopened on --resume."""
+    if created:
         run = cl.create_run(exp_id, run_name=study.study_name, tags={"study": study.study_name, "runner": "search"})
-        study.set_user_attr("parent_run_id", run.info.run_id)
         study.set_user_attr("data_fingerprint", fingerprint)
+        study.set_user_attr("parent_run_id", run.info.run_id)
         return run.info.run_id
+    deadline = time.monotonic() + wait
+    while (parent_id := study.user_attrs.get("parent_run_id")) is None:
+        if time.monotonic() > deadline:
+            raise RunnerError(
+                "the study has no MLflow parent run",
+                received=study.study_name,
+                expected="a study created by `runner search` (its first worker creates the parent run)",
+                fix="start a new --study; the worker that created this one stopped before creating its parent run",
+            )
+        time.sleep(0.5)  # Study.user_attrs reads the storage each time
     if study.user_attrs.get("data_fingerprint") != fingerprint:
         raise RunnerError(
-            "the study to resume was run on other data",
+            "the study to resume or join was run on other data",
             received=data_name,
-            expected="the same images as the first run",
-            fix="resume with the same --data, or start a new study",
+            expected="the same images as its first worker",
+            fix="use the same --data (and --per-class), or start a new study",
         )
-    cl.update_run(parent_id, status="RUNNING")
+    if cl.get_run(parent_id).info.status != "RUNNING":
+        cl.update_run(parent_id, status="RUNNING")
     return parent_id
 
 

@@ -73,8 +73,8 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
 def test_resume_continues_to_the_total(workdir: Path) -> None:
     root = make_folders(workdir / "train", per_class=6)
     first = runner.search(str(root), trials=2, study="s1", **SMALL)
-    with pytest.raises(RunnerError, match="already exists"):
-        runner.search(str(root), trials=3, study="s1", **SMALL)
+    with pytest.raises(RunnerError, match="already complete"):
+        runner.search(str(root), trials=2, study="s1", **SMALL)
     second = runner.search(str(root), trials=3, study="s1", resume=True, **SMALL)
     assert second.parent_run_id == first.parent_run_id
     assert sum(second.n_trials.values()) == 3
@@ -82,6 +82,21 @@ def test_resume_continues_to_the_total(workdir: Path) -> None:
     assert len(parents) == 1 and sorted(c.data.tags["trial_number"] for c in children) == ["0", "1", "2"]
     with pytest.raises(RunnerError, match="no such study"):
         runner.search(str(root), trials=3, study="nope", resume=True, **SMALL)
+
+
+def test_resumed_seeded_search_proposes_what_an_uninterrupted_one_would(workdir: Path) -> None:
+    """The sampler is seeded per trial number: stopping after 3 trials and resuming to 7 gives the same trials
+    as running 7 at once (a TPESampler(seed) re-created on resume would repeat trial 0's proposal for trial 3)."""
+    import optuna
+
+    root = make_folders(workdir / "train", per_class=6)
+    args = {**SMALL, "epochs": 2, "seed": 3}
+    runner.search(str(root), trials=7, study="whole", **args)
+    runner.search(str(root), trials=3, study="parts", **args)
+    runner.search(str(root), trials=7, study="parts", resume=True, **args)
+    storage = tracking.default_storage(tracking.tracking_uri())
+    whole, parts = (optuna.load_study(study_name=n, storage=storage).trials for n in ("whole", "parts"))
+    assert [t.params for t in whole] == [t.params for t in parts] and len(whole) == 7
 
 
 def test_val_data_and_accuracy_metric(workdir: Path) -> None:

@@ -55,7 +55,8 @@ class Printer:
                 flush=True,
             )
         elif kind == "search":
-            extra = f", {p['stale']} stale trial(s) marked failed" if p["stale"] else ""
+            extra = f", {p['stale']} stale trial(s) failed and queued again" if p["stale"] else ""
+            extra += f", {p['workers']} processes" if p.get("workers", 1) > 1 else ""
             print(f"study {p['study']}: {p['remaining']} trial(s) to run{extra}", file=out)
         elif kind == "trial":
             m = p["metrics"]
@@ -73,6 +74,11 @@ class Printer:
 def _summary(r: Any) -> str:
     m = r.best_metrics
     how = "cache hit" if r.cache["hit"] else "extracted"
+    registered = (
+        f"models:/{r.registered_model['name']}/{r.registered_model['version']}"
+        if r.finalized
+        else "by the worker that completes the study's last trial"
+    )
     lines = [
         "",
         f"{'study':18}{r.study_name}",
@@ -83,8 +89,9 @@ def _summary(r: Any) -> str:
         f"{'features':18}{how} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
         f"{'parent run':18}{r.parent_run_id} (experiment {r.experiment_id})",
-        f"{'registered':18}models:/{r.registered_model['name']}/{r.registered_model['version']}",
-        f"{'model uri':18}{r.model_uri}",
+        f"{'this worker':18}{r.worker.get('trials_run', 0)} trial(s) run here",
+        f"{'registered':18}{registered}",
+        *([f"{'model uri':18}{r.model_uri}"] if r.finalized else []),
     ]
     return "\n".join(lines)
 
@@ -118,7 +125,17 @@ def search(
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage URL (default: optuna.db next to the MLflow store).")
     ] = None,
-    study: Annotated[str | None, typer.Option(help="Study name (default: DATA-BACKBONE-timestamp).")] = None,
+    folds: Annotated[
+        int, typer.Option(help="Score each trial by stratified K-fold cross-validation (1: one split).")
+    ] = 1,
+    repeats: Annotated[int, typer.Option(help="Average this many seeds per trial.")] = 1,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (default: DATA-BACKBONE-timestamp); workers with one name share it.")
+    ] = None,
+    n_jobs: Annotated[int, typer.Option(help="Run trials in this many processes (one study).")] = 1,
+    heartbeat: Annotated[
+        int, typer.Option(help="Seconds between trial heartbeats (database storages); 2x silent = worker dead.")
+    ] = 10,
     resume: Annotated[
         bool, typer.Option(help="Continue an existing study (the latest for this data/backbone if unnamed).")
     ] = False,
@@ -158,6 +175,10 @@ def search(
             timeout=timeout,
             epochs=epochs,
             metric=metric,
+            folds=folds,
+            repeats=repeats,
+            n_jobs=n_jobs,
+            heartbeat=heartbeat,
             storage=storage,
             study=study,
             resume=resume,

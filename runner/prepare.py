@@ -1,0 +1,118 @@
+"""Before the search: every backbone's cached features (extracted on a miss), the usable images, the split."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runner.cache import CacheEntry, FeatureCache
+from runner.data import Dataset, check_usable, split
+from runner.features import Weights, get_features
+from runner.objective import Arrays
+from runner.specs import BackboneSpec
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class FeatureSet:
+    """One backbone's cached features for the training (and explicit validation) data."""
+
+    spec: BackboneSpec
+    size: int
+    weights: Weights
+    entry: CacheEntry
+    val_entry: CacheEntry | None
+    hit: bool
+    seconds: float
+
+
+@dataclass
+class Prepared:
+    sets: dict[str, FeatureSet]
+    arrays: dict[str, Arrays]
+    ds: Dataset  # usable training images
+    skipped: list[str]
+
+    @property
+    def hit(self) -> bool:
+        return all(fs.hit for fs in self.sets.values())
+
+
+def _skipped(entry: CacheEntry | None) -> set[int]:
+    return set(entry.meta.get("skipped", [])) if entry is not None else set()
+
+
+def _usable(ds: Dataset, bad: set[int], what: str) -> tuple[Dataset, np.ndarray]:
+    rows = np.array([i for i in range(len(ds)) if i not in bad], dtype=np.int64)
+    out = ds.subset(rows)
+    check_usable(out, what)
+    return out, rows
+
+
+def _load(entry: CacheEntry, rows: np.ndarray) -> np.ndarray:
+    return np.asarray(entry.features()[rows], dtype=np.float32)
+
+
+def prepare(
+    ds: Dataset,
+    val_ds: Dataset | None,
+    specs: list[BackboneSpec],
+    sizes: dict[str, int],
+    weights: dict[str, Weights],
+    cache: FeatureCache,
+    val_fraction: float,
+    seed: int,
+    rehash: bool,
+    emit: Event,
+) -> Prepared:
+    def progress(done: int, total: int, secs: float) -> None:
+        emit("extract", {"done": done, "total": total, "seconds": secs})
+
+    def waiting(key: str) -> None:
+        emit("warning", {"message": f"another worker is extracting cache entry {key}; waiting to reuse it"})
+
+    sets: dict[str, FeatureSet] = {}
+    for spec in specs:
+        w, size = weights[spec.name], sizes[spec.name]
+        emit(
+            "data",
+            {
+                "name": ds.name,
+                "layout": ds.layout,
+                "classes": ds.classes,
+                "n": len(ds),
+                "backbone": spec.name,
+                "size": size,
+                "weights": w.identity,
+            },
+        )
+        t = time.perf_counter()
+        opts: dict[str, Any] = {"progress": progress, "rehash": rehash, "on_wait": waiting}
+        entry, hit = get_features(ds, spec, size, w, cache, **opts)
+        val_entry, val_hit = get_features(val_ds, spec, size, w, cache, **opts) if val_ds else (None, True)
+        sets[spec.name] = FeatureSet(spec, size, w, entry, val_entry, hit and val_hit, time.perf_counter() - t)
+    bad = set().union(*(_skipped(fs.entry) for fs in sets.values()))
+    val_bad = set().union(*(_skipped(fs.val_entry) for fs in sets.values()))
+    skipped = [ds.names[i] for i in sorted(bad)] + ([val_ds.names[i] for i in sorted(val_bad)] if val_ds else [])
+    if skipped:
+        more = " ..." if len(skipped) > 5 else ""
+        emit("warning", {"message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}{more}"})
+    ds, rows = _usable(ds, bad, "training data")
+    arrays: dict[str, Arrays] = {}
+    n = len(ds.classes)
+    if val_ds is not None:
+        val_ds, val_rows = _usable(val_ds, val_bad, "validation data")
+        for name, fs in sets.items():
+            assert fs.val_entry is not None
+            arrays[name] = Arrays(_load(fs.entry, rows), ds.labels, _load(fs.val_entry, val_rows), val_ds.labels, n)
+    else:
+        tr, va = split(ds.labels, val_fraction, seed)
+        for name, fs in sets.items():
+            x = _load(fs.entry, rows)
+            arrays[name] = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], n)
+    return Prepared(sets, arrays, ds, skipped)

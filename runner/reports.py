@@ -1,0 +1,104 @@
+"""Study reports: Optuna's plots (one self-contained HTML file) and a CSV of all trials on the parent run; the
+studies in a storage with their best trial (``runner studies list|show``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PLOTS = ("plot_optimization_history", "plot_param_importances", "plot_parallel_coordinate", "plot_slice")
+
+
+def trials_table(st: Any) -> Any:
+    """All trials as a DataFrame (number, state, value, params, duration, worker, MLflow run id)."""
+    df = st.trials_dataframe(attrs=("number", "state", "value", "params", "duration", "user_attrs"))
+    keep = [c for c in df.columns if not c.startswith("user_attrs_") or c[11:] in ("worker", "mlflow_run_id")]
+    return df[keep].rename(columns=lambda c: c.replace("user_attrs_", "").replace("params_", ""))
+
+
+def html_report(st: Any) -> tuple[str, list[str]]:
+    """Optuna's four standard plots in one HTML page (plotly.js embedded once, so it opens offline); returns the
+    page and the plots that could not be drawn, with why (e.g. importances need two or more complete trials)."""
+    import optuna.visualization as vis
+
+    parts, missing = [], []
+    for i, name in enumerate(PLOTS):
+        try:
+            fig = getattr(vis, name)(st)
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:
+            missing.append(f"{name}: {err}")
+            continue
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=i == 0 or not parts))
+    notes = "".join(f"<p>not drawn: {m}</p>" for m in missing)
+    page = f"<html><head><meta charset='utf-8'><title>{st.study_name}</title></head><body>"
+    page += f"<h1>Study {st.study_name}</h1>{notes}{''.join(parts)}</body></html>"
+    return page, missing
+
+
+def report(cl: Any, run_id: str, st: Any) -> None:
+    """Log ``report/trials.csv`` and ``report/study.html`` on the parent run."""
+    cl.log_text(run_id, trials_table(st).to_csv(index=False), "report/trials.csv")
+    try:
+        page, missing = html_report(st)
+    except ImportError as err:  # plotly is a dependency; a broken install still gets the CSV
+        log.warning("study plots skipped: %s", err)
+        return
+    cl.log_text(run_id, page, "report/study.html")
+    if missing:
+        cl.set_tag(run_id, "report_missing", "; ".join(missing)[:5000])
+
+
+def summaries(storage_obj: Any) -> list[dict[str, Any]]:
+    """One row per study: name, direction, trial counts, best value and trial, start time."""
+    import optuna
+
+    rows = []
+    for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=True):
+        st = optuna.load_study(study_name=s.study_name, storage=storage_obj)
+        counts: dict[str, int] = {}
+        for t in st.get_trials(deepcopy=False):
+            if not t.user_attrs.get("surplus"):
+                counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+        best = s.best_trial
+        rows.append(
+            {
+                "study": s.study_name,
+                "direction": s.direction.name.lower(),
+                "trials": counts,
+                "best_value": best.value if best else None,
+                "best_trial": best.number if best else None,
+                "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
+                "parent_run_id": s.user_attrs.get("parent_run_id"),
+            }
+        )
+    return rows
+
+
+def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
+    """One study: its summary row, the best trial's parameters and metrics, and the ``top`` trials."""
+    import optuna
+
+    from runner.errors import RunnerError
+
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
+    if name not in names:
+        raise RunnerError(
+            "no such study", received=name, expected=f"one of {names or 'none'}", fix="see `runner studies list`"
+        )
+    st = optuna.load_study(study_name=name, storage=storage_obj)
+    row = next(r for r in summaries(storage_obj) if r["study"] == name)
+    done = [t for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    done.sort(key=lambda t: t.value, reverse=st.direction.name == "MAXIMIZE")
+    best = done[0] if done else None
+    return row | {
+        "best": None
+        if best is None
+        else {"trial": best.number, "choice": best.user_attrs.get("choice"), "metrics": best.user_attrs.get("metrics")},
+        "model": st.user_attrs.get("model"),
+        "top": [
+            {"trial": t.number, "value": t.value, "params": t.params, "worker": t.user_attrs.get("worker")}
+            for t in done[:top]
+        ],
+    }
