@@ -3,13 +3,16 @@ stale-trial recovery."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from runner.errors import RunnerError
+from runner.locks import file_lock
 
 OnStale = Callable[[Any, Any], None]  # (study, frozen trial) -> None
 LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")  # trial states that count towards a study's total
@@ -62,13 +65,23 @@ def storage(url: Any, heartbeat: int = 10, on_stale: OnStale | None = None) -> A
         if scheme in ("sqlite", "postgresql", "mysql"):
             engine = {"connect_args": {"timeout": 60}} if scheme == "sqlite" else {"pool_pre_ping": True}
             warnings.filterwarnings("ignore", "Argument ``heartbeat_interval``", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine,
-                heartbeat_interval=heartbeat,
-                grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=on_stale,
-            )
+            db = Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+            for attempt in range(3):
+                try:
+                    with file_lock(db.with_name(db.name + ".lock")) if db else contextlib.nullcontext():
+                        return optuna.storages.RDBStorage(
+                            url,
+                            engine_kwargs=engine,
+                            heartbeat_interval=heartbeat,
+                            grace_period=2 * heartbeat,
+                            heartbeat_stale_trial_callback=on_stale,
+                        )
+                except ImportError:
+                    raise
+                except Exception:  # noqa: BLE001  (workers creating a server database's tables at once: retry)
+                    if attempt == 2:
+                        raise
+                    time.sleep(1.0 + attempt)
         return optuna.storages.get_storage(url)
     except (ValueError, ImportError, OSError) as err:
         raise _bad_storage(url, err) from None

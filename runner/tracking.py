@@ -55,7 +55,16 @@ def default_storage(uri: str) -> str:
 def client(uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    db = sqlite_path(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    from runner.locks import file_lock
+
+    with file_lock(db.with_name(db.name + ".lock")):  # several workers on a fresh store: one creates the tables
+        cl = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        cl.search_experiments(max_results=1)
+        cl.search_registered_models(max_results=1)
+    return cl
 
 
 def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +148,29 @@ def test_weights_file_hashed_once(tmp_path: Path) -> None:
     first = file_digest(w, index)
     assert first == file_digest(w)  # same content hash with or without the index
     assert len(index.lookup([f"sha256|{w.resolve()}|{w.stat().st_size}|{w.stat().st_mtime_ns}"])) == 1
+
+
+def test_lock_recovers_a_dead_workers_lock_and_makes_a_second_worker_wait(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path / "c")
+    cache.root.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = cache.root / ".lock-k"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "id": "old"}))
+    with cache.lock("k"):  # the dead process's lock is recovered
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+    events: list[str] = []
+
+    def second() -> None:
+        with cache.lock("k", on_wait=lambda key: events.append("waiting"), poll=0.05):
+            events.append("acquired")
+
+    with cache.lock("k"):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.5)
+        assert events == ["waiting"]  # a live holder is never broken
+    t.join(5)
+    assert events == ["waiting", "acquired"] and not lock.exists()
