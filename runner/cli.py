@@ -9,6 +9,7 @@ import typer
 
 from runner.commands import cache as cache_cmd
 from runner.commands import catalog as catalog_cmd
+from runner.commands import finetune as finetune_cmd
 from runner.commands import search as search_cmd
 from runner.commands import studies as studies_cmd
 from runner.commands import ui as ui_cmd
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("search", epilog=search_cmd.EXAMPLES)(search_cmd.search)
+app.command("finetune", epilog=finetune_cmd.EXAMPLES)(finetune_cmd.finetune)
 app.command("predict", epilog=use_cmd.PREDICT_EXAMPLES)(use_cmd.predict)
 app.command("evaluate", epilog=use_cmd.EVALUATE_EXAMPLES)(use_cmd.evaluate)
 app.command("export", epilog=use_cmd.EXPORT_EXAMPLES)(use_cmd.export)
@@ -39,6 +41,7 @@ app.add_typer(studies_cmd.app, name="studies")
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are noise here
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         app()
     except RunnerError as err:

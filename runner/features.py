@@ -24,6 +24,8 @@ from runner.specs import BackboneSpec
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+    from runner.augment import View
+
 RANDOM_WEIGHTS_FILE = "backbone.weights.h5"
 Progress = Callable[[int, int, float], None]
 
@@ -133,7 +135,7 @@ def cache_key(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights) -> t
 
 
 def extract_into(
-    ds: Dataset,
+    ds: Dataset | View,
     model: keras.Model,
     size: int,
     out: np.ndarray,
@@ -179,13 +181,20 @@ def get_features(
     batch_size: int = 32,
     rehash: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    view: View | None = None,
+    plain: CacheEntry | None = None,
 ) -> tuple[CacheEntry, bool]:
     """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit.
 
     Files are hashed once and then trusted by path, size and mtime; ``rehash`` hashes every file again.
+    ``view``: an augmented view of ``ds`` instead of its plain pixels (its policy, seed and number are part of the
+    key); ``plain``: the plain entry whose random backbone weights a view must reuse (weights=none).
     """
     ds.digests(cache.hash_index, rehash=rehash)
     key, parts = cache_key(ds, spec, size, weights)
+    if view is not None:
+        parts |= view.key_parts()
+        key = make_key(parts)
     entry = cache.get(key)
     if entry is not None:
         return entry, True
@@ -193,11 +202,13 @@ def get_features(
         entry = cache.get(key)
         if entry is not None:  # another worker extracted it while this one waited
             return entry, True
-        return _extract(ds, spec, size, weights, cache, key, parts, progress, batch_size), False
+        random = plain.file(RANDOM_WEIGHTS_FILE) if plain is not None else None
+        return _extract(ds, view, spec, size, weights, cache, key, parts, progress, batch_size, random), False
 
 
 def _extract(
     ds: Dataset,
+    view: View | None,
     spec: BackboneSpec,
     size: int,
     weights: Weights,
@@ -206,8 +217,9 @@ def _extract(
     parts: dict[str, Any],
     progress: Progress | None,
     batch_size: int,
+    random_weights: Path | None,
 ) -> CacheEntry:
-    backbone = build_backbone(spec, size, weights)
+    backbone = build_backbone(spec, size, weights, random_weights=random_weights)
     model = feature_model(spec, size, backbone)
     shape = (len(ds), *tuple(int(d) for d in model.output_shape[1:]))
     meta = {
@@ -218,11 +230,12 @@ def _extract(
         "shape": shape,
         "dataset": ds.name,
         "layout": ds.layout,
+        "view": None if view is None else view.k,
     }
     t0 = time.perf_counter()
     with cache.writer(key, shape, meta) as (out, tmp, meta):
-        skipped = extract_into(ds, model, size, out, batch_size=batch_size, progress=progress)
-        if weights.kind == "none":
+        skipped = extract_into(view or ds, model, size, out, batch_size=batch_size, progress=progress)
+        if weights.kind == "none" and view is None:
             backbone.save_weights(str(tmp / RANDOM_WEIGHTS_FILE))
         meta.update(
             skipped=skipped,

@@ -134,6 +134,8 @@ def finalize(
     tracking.learning_curves(cl, parent_id, best.user_attrs.get("history", {}))
     cl.log_dict(parent_id, {"backbone": fs.spec.name, "head": choice["head"], **params}, "best_params.json")
     shown = {"backbone": fs.spec.name, "head": choice["head"]} | params
+    if "views" in choice:
+        shown["augment_views"] = choice["views"]
     tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in shown.items()} | {"best_trial": best.number})
     per_backbone = _per_backbone(done, objective.maximize)
     tracking.log_metrics(
@@ -143,6 +145,8 @@ def finalize(
         | {f"best_val_{objective.metric}.{k}": v for k, v in per_backbone.items()},
     )
     cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
+    if "views" in choice:
+        cl.set_tag(parent_id, "augment_won", f"{choice['views']} view(s)" if choice["views"] else "no (plain features)")
     report(cl, parent_id, st)
     return SearchResult(
         parent_id,

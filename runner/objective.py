@@ -22,6 +22,7 @@ class Arrays:
     x_val: np.ndarray
     y_val: np.ndarray
     n_classes: int
+    x_views: np.ndarray | None = None  # (views, n_train, ...) augmented views of x_train, or None
 
 
 class Prefixed:
@@ -61,6 +62,7 @@ class Objective:
     def fit(self, choice: dict[str, Any], number: int, hook=None, history=None):
         a = self.arrays[choice["backbone"]]
         head = self.heads[choice["head"]]
+        views = choice.get("views", 0)
         return fit_head(
             head,
             choice["params"],
@@ -73,20 +75,26 @@ class Objective:
             self.seed + number,
             on_epoch=hook,
             history=history,
+            x_views=a.x_views[:views] if views and a.x_views is not None else None,
         )
 
     @property
     def cross(self) -> bool:
         return self.folds > 1 or self.repeats > 1
 
-    def splits(self, backbone: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    def splits(self, backbone: str, views: int = 0) -> list[tuple[np.ndarray, ...]]:
+        """(x_train, y_train, x_val, y_val, x_views or None) per fold; one split without --folds."""
         a = self.arrays[backbone]
+        xv = a.x_views[:views] if views and a.x_views is not None else None
         if self.folds <= 1:
-            return [(a.x_train, a.y_train, a.x_val, a.y_val)]
+            return [(a.x_train, a.y_train, a.x_val, a.y_val, xv)]
         from sklearn.model_selection import StratifiedKFold
 
         folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(a.x_train, a.y_train)
-        return [(a.x_train[tr], a.y_train[tr], a.x_train[va], a.y_train[va]) for tr, va in folds]
+        return [
+            (a.x_train[tr], a.y_train[tr], a.x_train[va], a.y_train[va], None if xv is None else xv[:, tr])
+            for tr, va in folds
+        ]
 
     def cross_fit(self, choice: dict[str, Any], trial: Any, history: dict[str, list[float]]) -> dict[str, float]:
         """Mean (and std) of the metrics over folds x repeats; the running mean is reported after every fit so
@@ -96,7 +104,7 @@ class Objective:
         head, a = self.heads[choice["head"]], self.arrays[choice["backbone"]]
         runs: list[dict[str, float]] = []
         for r in range(self.repeats):
-            for k, (xt, yt, xv, yv) in enumerate(self.splits(choice["backbone"])):
+            for k, (xt, yt, xv, yv, views) in enumerate(self.splits(choice["backbone"], choice.get("views", 0))):
                 seed = self.seed + trial.number + 7919 * (r * max(self.folds, 1) + k)
                 fit = fit_head(
                     head,
@@ -109,6 +117,7 @@ class Objective:
                     self.epochs,
                     seed,
                     history=history if not runs else None,
+                    x_views=views,
                 )
                 runs.append(fit.metrics)
                 trial.report(float(np.mean([m[f"val_{self.metric}"] for m in runs])), len(runs) - 1)
@@ -124,7 +133,11 @@ class Objective:
         backbone = trial.suggest_categorical("backbone", backbones) if len(backbones) > 1 else backbones[0]
         head = trial.suggest_categorical("head", heads) if len(heads) > 1 else heads[0]
         params = self.heads[head].suggest(Prefixed(trial, head) if len(heads) > 1 else trial)
-        return {"backbone": backbone, "head": head, "params": params}
+        choice = {"backbone": backbone, "head": head, "params": params}
+        n_views = self.arrays[backbone].x_views
+        if n_views is not None:  # whether (and how many) augmented views to train on is searched too
+            choice["views"] = trial.suggest_int("augment_views", 0, len(n_views))
+        return choice
 
     def __call__(self, trial: Any) -> float:
         import keras
@@ -135,6 +148,8 @@ class Objective:
         run_id = tracking.start_child(self.client, self.experiment_id, self.parent_run_id, trial.number)
         trial.set_user_attr("mlflow_run_id", run_id)
         shown = {k: choice[k] for k in ("backbone", "head")} | choice["params"]
+        if "views" in choice:
+            shown["augment_views"] = choice["views"]
         tracking.log_params(
             self.client,
             run_id,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from runner.augment import Policy, View
 from runner.cache import CacheEntry, FeatureCache
 from runner.data import Dataset, check_usable, split
 from runner.features import Weights, get_features
@@ -69,7 +70,11 @@ def prepare(
     seed: int,
     rehash: bool,
     emit: Event,
+    views: int = 0,
+    policy: Policy | None = None,
 ) -> Prepared:
+    """``views`` > 0: also ``views`` augmented views (``policy``) of every training image, each a cache entry."""
+
     def progress(done: int, total: int, secs: float) -> None:
         emit("extract", {"done": done, "total": total, "seconds": secs})
 
@@ -110,9 +115,25 @@ def prepare(
         for name, fs in sets.items():
             assert fs.val_entry is not None
             arrays[name] = Arrays(_load(fs.entry, rows), ds.labels, _load(fs.val_entry, val_rows), val_ds.labels, n)
+        tr = np.arange(len(ds))
     else:
         tr, va = split(ds.labels, val_fraction, seed)
         for name, fs in sets.items():
             x = _load(fs.entry, rows)
             arrays[name] = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], n)
+    if views:
+        train_ds = ds.subset(tr)
+        for name, fs in sets.items():
+            stacked = []
+            t = time.perf_counter()
+            for k in range(views):
+                emit("views", {"backbone": name, "view": k + 1, "views": views})
+                view = View(train_ds, policy or Policy(), seed, k)
+                entry, hit = get_features(
+                    train_ds, fs.spec, fs.size, fs.weights, cache, progress=progress, view=view, plain=fs.entry
+                )
+                fs.hit = fs.hit and hit
+                stacked.append(_load(entry, np.arange(len(train_ds))))
+            fs.seconds += time.perf_counter() - t
+            arrays[name].x_views = np.stack(stacked)
     return Prepared(sets, arrays, ds, skipped)

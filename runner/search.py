@@ -15,6 +15,7 @@ from typing import Any
 
 from runner import options, tracking, workers
 from runner import study as studies
+from runner.augment import Policy
 from runner.cache import FeatureCache
 from runner.data import load_dataset
 from runner.errors import DataError
@@ -65,6 +66,8 @@ def search(
     metric: str = "log_loss",
     folds: int = 1,
     repeats: int = 1,
+    augment_views: int = 0,
+    augment_policy: str | None = None,
     storage: str | None = None,
     study: str | None = None,
     resume: bool = False,
@@ -81,9 +84,11 @@ def search(
 ) -> SearchResult:
     """Run a search (or this worker's share of a shared study).
 
-    ``backbone`` and ``head`` may list several names, making them searched choices. ``folds`` > 1 scores each
-    trial by stratified K-fold cross-validation, ``repeats`` averages seeds. ``n_jobs`` > 1 adds helper processes
-    on the same study. ``_worker`` is internal: set in helper processes, which run trials but never finalize.
+    ``backbone`` and ``head`` may list several names, making them searched choices. ``augment_views`` K > 0 caches
+    K augmented views (``augment_policy``) of every training image; how many to train on (0..K) is searched.
+    ``folds`` > 1 scores each trial by stratified K-fold cross-validation, ``repeats`` averages seeds. ``n_jobs``
+    > 1 adds helper processes on the same study. ``_worker`` is internal: set in helper processes, which run
+    trials but never finalize.
     """
     call = {k: v for k, v in locals().items() if k not in ("on_event", "_worker", "n_jobs")}
     emit: Event = on_event or (lambda kind, payload: None)
@@ -97,6 +102,14 @@ def search(
         timeout=timeout,
     )
     options.check_workers(n_jobs=n_jobs, folds=folds, repeats=repeats, heartbeat=heartbeat, storage=storage)
+    options.check(
+        isinstance(augment_views, int) and 0 <= augment_views <= 64,
+        "bad --augment-views",
+        augment_views,
+        "an integer from 0 (no augmentation) to 64",
+        "pass e.g. --augment-views 5",
+    )
+    Policy.parse(augment_policy)  # a bad policy fails before any work
     for path in code or []:
         load_code(path)
     specs = [get_backbone(n) for n in options.names(backbone, "backbone")]
@@ -144,7 +157,18 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
     """The part of ``search`` after the study and its parent run exist."""
     st, cl, parent_id, specs = v.st, v.cl, v.parent_id, v.specs
     prep = prepare(
-        v.ds, v.val_ds, specs, v.sizes, v.weights, v.cache, call["val_fraction"], call["seed"], call["rehash"], emit
+        v.ds,
+        v.val_ds,
+        specs,
+        v.sizes,
+        v.weights,
+        v.cache,
+        call["val_fraction"],
+        call["seed"],
+        call["rehash"],
+        emit,
+        views=call["augment_views"],
+        policy=Policy.parse(call["augment_policy"]),
     )
     first = prep.arrays[specs[0].name]
     options.check_folds(call["folds"], first.y_train)
@@ -259,6 +283,8 @@ def _log_settings(
             "epochs": call["epochs"],
             "metric": call["metric"],
             "folds": call["folds"],
+            "augment_views": call["augment_views"],
+            "augment_policy": Policy.parse(call["augment_policy"]).as_dict() if call["augment_views"] else None,
             "repeats": call["repeats"],
             "seed": call["seed"],
             "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",

@@ -205,9 +205,17 @@ def _requirements() -> list[str]:
 
 
 def log_keras_model(
-    uri: str, run_id: str, model: Any, size: int, n_out: int, register_name: str, metadata: dict[str, Any]
+    uri: str,
+    run_id: str,
+    model: Any,
+    size: int,
+    n_out: int,
+    register_name: str,
+    metadata: dict[str, Any],
+    register: bool = True,
 ) -> tuple[str, int | None]:
-    """Log the end-to-end model with MLflow's Keras flavour and register it; returns (model_uri, version)."""
+    """Log the end-to-end model with MLflow's Keras flavour and (unless ``register`` is False) register it;
+    returns (model_uri, version)."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature
@@ -224,7 +232,7 @@ def log_keras_model(
             model,
             name="model",
             signature=sig,
-            registered_model_name=register_name,
+            registered_model_name=register_name if register else None,
             metadata=metadata,
             await_registration_for=60,
             pip_requirements=_requirements(),

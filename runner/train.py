@@ -179,8 +179,12 @@ def fit_head(
     patience: int = 5,
     on_epoch: EpochHook | None = None,
     history: dict[str, list[float]] | None = None,
+    x_views: np.ndarray | None = None,
 ) -> FitResult:
     """Fit ``head`` with ``params``; ``history`` (if given) is filled epoch by epoch, even when pruned.
+
+    ``x_views`` (views, n, ...): augmented views of the training features; each epoch then trains on one view per
+    image, drawn at random, instead of ``x_train``.
 
     ``on_epoch(epoch, logs)`` runs after every epoch and may raise (e.g. ``optuna.TrialPruned``).
     """
@@ -190,7 +194,9 @@ def fit_head(
     binary = n_classes == 2
     model = head.build(tuple(x_train.shape[1:]), n_classes, params)
     ydtype = tf.float32 if binary else tf.int32
-    x, y = tf.constant(x_train, tf.float32), tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
+    y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
+    views = None if x_views is None else tf.constant(x_views, tf.float32)
+    x = tf.constant(x_train, tf.float32) if views is None else tf.Variable(views[0], trainable=False)
     xv, yv = tf.constant(x_val, tf.float32), tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
     epoch_fn, validate = _steps(model, head.optimizer(params), binary, x, y, head.batch_size(params))
     shadow = [tf.Variable(v, trainable=False) for v in model.weights]
@@ -198,6 +204,9 @@ def fit_head(
     rng = np.random.default_rng(seed)
     best, best_epoch, waited = np.inf, 0, 0
     for ep in range(epochs):
+        if views is not None:
+            pick = rng.integers(0, int(views.shape[0]), size=len(x_train))
+            x.assign(tf.gather_nd(views, np.stack([pick, np.arange(len(x_train))], axis=1)))
         loss, acc = epoch_fn(tf.constant(rng.permutation(len(x_train)), tf.int32))
         val_loss, val_acc, _ = validate(xv, yv)
         logs = {

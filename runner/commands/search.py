@@ -54,6 +54,8 @@ class Printer:
                 file=out,
                 flush=True,
             )
+        elif kind == "views":
+            print(f"augmented view {p['view']}/{p['views']} ({p['backbone']})", file=out)
         elif kind == "search":
             extra = f", {p['stale']} stale trial(s) failed and queued again" if p["stale"] else ""
             extra += f", {p['workers']} processes" if p.get("workers", 1) > 1 else ""
@@ -129,6 +131,13 @@ def search(
         int, typer.Option(help="Score each trial by stratified K-fold cross-validation (1: one split).")
     ] = 1,
     repeats: Annotated[int, typer.Option(help="Average this many seeds per trial.")] = 1,
+    augment_views: Annotated[
+        int, typer.Option(help="Cache K augmented views of each training image; searched: train on 0..K of them.")
+    ] = 0,
+    augment_policy: Annotated[
+        str | None,
+        typer.Option(help="Augmentation, e.g. rotation=20,zoom=0.2,shift=0.1,contrast=0.2,flip=1 (the default)."),
+    ] = None,
     study: Annotated[
         str | None, typer.Option(help="Study name (default: DATA-BACKBONE-timestamp); workers with one name share it.")
     ] = None,
@@ -177,6 +186,8 @@ def search(
             metric=metric,
             folds=folds,
             repeats=repeats,
+            augment_views=augment_views,
+            augment_policy=augment_policy,
             n_jobs=n_jobs,
             heartbeat=heartbeat,
             storage=storage,

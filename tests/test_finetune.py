@@ -1,0 +1,85 @@
+"""``runner finetune``: exactly the requested layers unfrozen, BatchNorm frozen, registration only on
+improvement (or always), interruption keeps a checkpoint and --resume continues the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_folders
+
+import runner
+from runner import tracking, unfreeze
+from runner.errors import RunnerError
+from runner.finetune import finetune
+from runner.registry import get_backbone
+
+
+def _backbone(name: str):
+    return get_backbone(name).build((32, 32, 3), None)
+
+
+def test_unfreeze_blocks_and_layers_keep_batchnorm_frozen() -> None:
+    m = _backbone("mobilenet_v2_035")
+    top = unfreeze.select(m, block_count=1)
+    assert [layer.name for layer in top] == ["block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1"]
+    unfreeze.apply(m, top)
+    trainable = [layer.name for layer in m.layers if layer.trainable and layer.weights]
+    assert trainable == [layer.name for layer in top]
+    assert all(not layer.trainable for layer in m.layers if unfreeze.is_batchnorm(layer))
+    assert [layer.name for layer in unfreeze.select(m, layers=2)] == ["block_16_project", "Conv_1"]
+    assert len(unfreeze.select(m, block_count=2)) == 7 and unfreeze.select(m, layers=0) == []
+    vgg = _backbone("vgg16")
+    assert [layer.name for layer in unfreeze.select(vgg, block_count=1)] == [
+        "block5_conv1",
+        "block5_conv2",
+        "block5_conv3",
+    ]
+    with pytest.raises(RunnerError, match="bad --unfreeze-blocks"):
+        unfreeze.select(vgg, block_count=6)
+    with pytest.raises(RunnerError, match="bad --unfreeze"):
+        unfreeze.select(vgg, layers=99)
+
+
+@pytest.fixture
+def searched(workdir: Path):
+    root = make_folders(workdir / "train", per_class=10)
+    return runner.search(
+        str(root), trials=2, backbone="mobilenet_v2_035", weights="none", image_size=32, epochs=3, seed=2
+    )
+
+
+def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
+    cl = tracking.client(tracking.tracking_uri())
+    name = searched.registered_model["name"]
+    r = finetune(searched.parent_run_id, head_epochs=1, epochs=2, unfreeze_blocks=1)
+    assert r.unfrozen == ["block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1"]
+    versions = cl.search_model_versions(f"name='{name}'")
+    assert (r.improvement > 0) == bool(r.registered) and len(versions) == 1 + bool(r.registered)
+    run = cl.get_run(r.run_id)
+    assert run.data.tags["mlflow.parentRunId"] == searched.parent_run_id and run.info.status == "FINISHED"
+    assert {"head_loss", "finetune_val_loss", "before_val_log_loss", "val_log_loss"} <= set(run.data.metrics)
+
+    forced = finetune(f"models:/{name}/1", head_epochs=0, epochs=1, unfreeze_layers=2, register="always")
+    assert forced.unfrozen == ["block_16_project", "Conv_1"] and forced.registered
+    version = cl.get_model_version(name, str(forced.registered["version"]))
+    assert "better by" in version.description
+    never = finetune(searched.parent_run_id, head_epochs=0, epochs=1, register="never")
+    assert never.registered == {} and cl.get_run(never.run_id).data.tags["registered"].startswith("no")
+
+
+def test_finetune_interrupted_then_resumed(searched) -> None:
+    def stop(kind: str, p: dict) -> None:
+        if kind == "epoch" and p["phase"] == "finetune":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        finetune(searched.parent_run_id, head_epochs=1, epochs=3, on_event=stop)
+    cl = tracking.client(tracking.tracking_uri())
+    killed = [x for x in cl.search_runs([searched.experiment_id]) if x.data.tags.get("runner") == "finetune"]
+    assert len(killed) == 1 and killed[0].info.status == "KILLED"
+    r = finetune(searched.parent_run_id, head_epochs=1, epochs=3, resume=True)
+    assert r.run_id == killed[0].info.run_id and cl.get_run(r.run_id).info.status == "FINISHED"
+    assert "head" not in r.epochs or r.epochs["head"] == 0 or r.epochs.get("finetune", 0) >= 1
+    with pytest.raises(RunnerError, match="bad --register"):
+        finetune(searched.parent_run_id, register="sometimes")
