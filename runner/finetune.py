@@ -208,9 +208,9 @@ def finetune(
     ran: dict[str, int] = {}
     try:
         for phase, n_epochs in (("head", head_epochs), ("finetune", epochs)):
-            if n_epochs == 0 or (phase == "head" and state["phase"] == "finetune"):
-                continue
             start = state["epoch"] if state["phase"] == phase else 0
+            if start >= n_epochs or (phase == "head" and state["phase"] == "finetune"):
+                continue  # nothing to do, or done before an interruption
             if phase == "head":
                 backbone.trainable = False
                 head_model.trainable = True
@@ -225,9 +225,8 @@ def finetune(
             watch = _watch(phase, n_epochs, emit, cl, run_id, loaded.model, ckpt, best, start)
             stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
             t = time.perf_counter()
-            model.fit(
-                train, validation_data=val, epochs=n_epochs, initial_epoch=start, callbacks=[watch, stop], verbose=0
-            )
+            fit_args = {"epochs": n_epochs, "initial_epoch": start, "callbacks": [watch, stop], "verbose": 0}
+            model.fit(train, validation_data=val, shuffle=False, **fit_args)  # the stream shuffles itself
             seconds[phase] = round(time.perf_counter() - t, 3)
             ran[phase] = len(watch.history.get("loss", []))
             for k, v in watch.history.items():

@@ -81,10 +81,10 @@ def check_shared_study(storage: str, uri: str, name: str, total: int, results: l
 def test_two_workers_share_a_journal_study(workdir: Path) -> None:
     root = make_folders(workdir / "train", per_class=8)
     storage = f"journal://{workdir / 'study.log'}"
-    args = ["--data", str(root), "--trials", "6", "--study", "shared", "--storage", storage]
+    args = ["--data", str(root), "--trials", "4", "--study", "shared", "--storage", storage]
     procs = [worker(workdir, args) for _ in range(2)]
     results = [finish(p) for p in procs]
-    check_shared_study(storage, tracking.tracking_uri(), "shared", 6, results)
+    check_shared_study(storage, tracking.tracking_uri(), "shared", 4, results)
 
 
 def test_n_jobs_runs_helper_processes_on_sqlite(workdir: Path) -> None:
@@ -92,7 +92,7 @@ def test_n_jobs_runs_helper_processes_on_sqlite(workdir: Path) -> None:
     kinds: list[str] = []
     r = runner.search(
         str(root),
-        trials=5,
+        trials=4,
         n_jobs=2,
         epochs=3,
         backbone="mobilenet_v2_035",
@@ -102,9 +102,9 @@ def test_n_jobs_runs_helper_processes_on_sqlite(workdir: Path) -> None:
         on_event=lambda kind, p: kinds.append(kind),
     )
     st = load(r.storage, "jobs")
-    assert r.finalized and sum(r.n_trials.values()) == 5 and kinds.count("trial") == 5
+    assert r.finalized and sum(r.n_trials.values()) == 4 and kinds.count("trial") == 4
     assert len({t.user_attrs["worker"] for t in st.trials}) == 1  # helpers work under the main worker's id
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in st.trials) == 5
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in st.trials) == 4
 
 
 def _wait_running(p: subprocess.Popen, storage: str, name: str, timeout: float = 180) -> int:
@@ -189,9 +189,9 @@ def test_two_workers_postgresql_and_tracking_server(workdir: Path, mlflow_server
         pytest.skip("no PostgreSQL server: set RUNNER_TEST_POSTGRES=postgresql://... (`.ci/run` starts one)")
     root = make_folders(workdir / "train", per_class=8)
     name = f"pg-{os.getpid()}-{int(time.time())}"
-    args = ["--data", str(root), "--trials", "6", "--study", name, "--storage", url, "--tracking-uri", mlflow_server]
+    args = ["--data", str(root), "--trials", "4", "--study", name, "--storage", url, "--tracking-uri", mlflow_server]
     results = [finish(p) for p in [worker(workdir, args) for _ in range(2)]]
-    check_shared_study(url, mlflow_server, name, 6, results)
+    check_shared_study(url, mlflow_server, name, 4, results)
 
 
 def test_folds_repeats_and_study_report(workdir: Path) -> None:
