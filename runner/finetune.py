@@ -9,7 +9,6 @@ it beats the search's model on the same validation images (``register="always"``
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -23,7 +22,9 @@ from runner import tracking, unfreeze
 from runner.augment import Policy
 from runner.errors import RunnerError
 from runner.finetune_data import Split, evaluate_model, load_split
+from runner.finetune_model import augmented, parts, previous, watch
 from runner.models import load
+from runner.registry import get_head
 
 Event = Callable[[str, dict[str, Any]], None]
 REGISTER = ("if-better", "always", "never")
@@ -48,78 +49,6 @@ class FinetuneResult:
         return asdict(self)
 
 
-def _parts(model: Any) -> tuple[Any, Any]:
-    """(backbone, head) inside runner's end-to-end model: the nested models, head last."""
-    import keras
-
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if len(nested) < 2:
-        raise RunnerError(
-            "not a runner end-to-end model",
-            received=model.name,
-            expected="pixels -> preprocessing -> backbone model -> head model",
-            fix="fine-tune a model registered by `runner search`",
-        )
-    return nested[-2], nested[-1]
-
-
-def _augmented(model: Any, size: int, policy: Policy) -> Any:
-    import keras
-
-    layers = keras.layers
-    inp = keras.Input((size, size, 3), name="image")
-    x = layers.RandomFlip("horizontal")(inp) if policy.flip else inp
-    x = layers.RandomRotation(policy.rotation / 360.0, fill_mode="reflect")(x)
-    x = layers.RandomZoom(policy.zoom, fill_mode="reflect")(x)
-    x = layers.RandomTranslation(policy.shift, policy.shift, fill_mode="reflect")(x)
-    x = layers.RandomContrast(policy.contrast, value_range=(0, 255))(x) if policy.contrast else x
-    return keras.Model(inp, model(x), name="finetune")
-
-
-def _watch(*args: Any) -> Any:
-    """A Keras callback: progress with ETA per phase, per-epoch MLflow metrics, and the best model so far saved
-    as a checkpoint (with the phase and epoch reached) so that an interrupted run can continue."""
-    import keras
-
-    class Watch(keras.callbacks.Callback):
-        def __init__(self, phase, epochs, emit, cl, run_id, inner, ckpt, best, offset):
-            super().__init__()
-            self.phase, self.epochs, self.emit, self.cl, self.run_id = phase, epochs, emit, cl, run_id
-            self.inner, self.ckpt, self.best, self.offset = inner, ckpt, best, offset
-            self.history: dict[str, list[float]] = {}
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            for k, v in logs.items():
-                self.history.setdefault(k, []).append(v)
-            done = epoch + 1 - self.offset
-            eta = (time.perf_counter() - self.t0) / max(done, 1) * (self.epochs - epoch - 1)
-            self.emit("epoch", {"phase": self.phase, "epoch": epoch + 1, "epochs": self.epochs, "eta": eta} | logs)
-            tracking.log_metrics(self.cl, self.run_id, {f"{self.phase}_{k}": v for k, v in logs.items()}, epoch)
-            if logs.get("val_loss", np.inf) < self.best[0]:
-                self.best[0] = logs["val_loss"]
-                self.inner.save(self.ckpt / "model.keras")
-                state = {"phase": self.phase, "epoch": epoch + 1, "best_val_loss": self.best[0]}
-                (self.ckpt / "state.json").write_text(json.dumps(state))
-
-    return Watch(*args)
-
-
-def _previous(cl: Any, exp_id: str, parent_id: str, root: Path) -> tuple[str, dict] | None:
-    """The latest unfinished finetune run of this search that left a checkpoint."""
-    runs = cl.search_runs(
-        [exp_id],
-        f"tags.mlflow.parentRunId = '{parent_id}' and tags.runner = 'finetune'",
-        order_by=["attributes.start_time DESC"],
-    )
-    for r in runs:
-        state = root / r.info.run_id / "state.json"
-        if r.info.status != "FINISHED" and state.is_file():
-            return r.info.run_id, json.loads(state.read_text())
-    return None
-
-
 def finetune(
     source: str,
     *,
@@ -132,16 +61,23 @@ def finetune(
     batch_size: int = 16,
     augment_policy: str | None = None,
     register: str = "if-better",
+    trials: int = 0,
     resume: bool = False,
     seed: int = 0,
     tracking_uri: str | None = None,
     on_event: Event | None = None,
 ) -> FinetuneResult:
-    """Fine-tune a search's model (``source``: its parent run id or its registered model URI)."""
+    """Fine-tune a search's model (``source``: its parent run id or its registered model URI).
+
+    ``trials`` > 1: phase 2 is run that many times from the phase-1 model, with learning rates searched
+    (TPE, log scale) between ``lr``/10 and ``lr``*10; the best run by validation loss is kept."""
     import keras
 
     emit: Event = on_event or (lambda kind, payload: None)
     _check(register, lr, head_epochs, epochs, patience, batch_size, unfreeze_layers, unfreeze_blocks)
+    from runner.options import check
+
+    check(isinstance(trials, int) and trials >= 0, "bad --trials", trials, "an integer >= 0", "pass e.g. --trials 5")
     policy = Policy.parse(augment_policy)
     uri = tracking.tracking_uri(tracking_uri)
     cl = tracking.client(uri)
@@ -162,7 +98,7 @@ def finetune(
     t0 = time.perf_counter()
     before = evaluate_model(loaded.model, split, size, batch_size)
     root = tracking.local_root(uri).resolve() / "finetune"
-    prev = _previous(cl, parent.info.experiment_id, parent_id, root) if resume else None
+    prev = previous(cl, parent.info.experiment_id, parent_id, root) if resume else None
     if prev is None:
         run = cl.create_run(
             parent.info.experiment_id,
@@ -176,8 +112,12 @@ def finetune(
         loaded.model = keras.saving.load_model(root / run_id / "model.keras", compile=False)
     ckpt = root / run_id
     ckpt.mkdir(parents=True, exist_ok=True)
-    backbone, head_model = _parts(loaded.model)
-    chosen = unfreeze.select(backbone, unfreeze_layers, unfreeze_blocks)
+    backbone, head_model = parts(loaded.model)
+
+    def chosen_of(bb: Any) -> list[Any]:
+        return unfreeze.select(bb, unfreeze_layers, unfreeze_blocks)
+
+    chosen = chosen_of(backbone)
     tracking.log_params(
         cl,
         run_id,
@@ -187,6 +127,7 @@ def finetune(
             "unfreeze_blocks": unfreeze_blocks if unfreeze_layers is None else None,
             "unfrozen_layers": len(chosen),
             "lr": lr,
+            "trials": trials,
             "head_epochs": head_epochs,
             "epochs": epochs,
             "patience": patience,
@@ -198,11 +139,21 @@ def finetune(
         new_run=prev is None,
     )
     tracking.log_metrics(cl, run_id, {f"before_val_{k}": v for k, v in before.items()})
-    model = _augmented(loaded.model, size, policy)
     train = split.stream("train", size, batch_size, n_classes == 2, seed)
     val = split.stream("val", size, batch_size, n_classes == 2)
     loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
     best = [float(state["best_val_loss"])]
+
+    def phase_fit(inner: Any, name: str, n_epochs: int, start: int, optimizer: Any) -> dict[str, list[float]]:
+        model = augmented(inner, size, policy)
+        keras.utils.set_random_seed(seed)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        cb = watch(name, n_epochs, emit, cl, run_id, inner, ckpt, best, start)
+        stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+        fit_args = {"epochs": n_epochs, "initial_epoch": start, "callbacks": [cb, stop], "verbose": 0}
+        model.fit(train, validation_data=val, shuffle=False, **fit_args)  # the stream shuffles itself
+        return cb.history
+
     history: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     ran: dict[str, int] = {}
@@ -211,27 +162,21 @@ def finetune(
             start = state["epoch"] if state["phase"] == phase else 0
             if start >= n_epochs or (phase == "head" and state["phase"] == "finetune"):
                 continue  # nothing to do, or done before an interruption
+            t = time.perf_counter()
             if phase == "head":
                 backbone.trainable = False
                 head_model.trainable = True
-                from runner.registry import get_head
-
                 optimizer = get_head(loaded.meta["head"]).optimizer(dict(loaded.meta.get("params", {})))
+                hist = phase_fit(loaded.model, phase, n_epochs, start, optimizer)
+            elif trials > 1 and prev is None:
+                hist = _search_lr(loaded.model, phase_fit, trials, lr, n_epochs, seed, cl, run_id, ckpt, chosen_of)
             else:
                 unfreeze.apply(backbone, chosen)
-                optimizer = keras.optimizers.RMSprop(lr)
-            keras.utils.set_random_seed(seed)
-            model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-            watch = _watch(phase, n_epochs, emit, cl, run_id, loaded.model, ckpt, best, start)
-            stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-            t = time.perf_counter()
-            fit_args = {"epochs": n_epochs, "initial_epoch": start, "callbacks": [watch, stop], "verbose": 0}
-            model.fit(train, validation_data=val, shuffle=False, **fit_args)  # the stream shuffles itself
+                hist = phase_fit(loaded.model, phase, n_epochs, start, keras.optimizers.RMSprop(lr))
             seconds[phase] = round(time.perf_counter() - t, 3)
-            ran[phase] = len(watch.history.get("loss", []))
-            for k, v in watch.history.items():
+            ran[phase] = len(hist.get("loss", []))
+            for k, v in hist.items():
                 history.setdefault(k, []).extend(v)
-            state = {"phase": phase, "epoch": n_epochs, "best_val_loss": best[0]}
     except BaseException:
         cl.set_terminated(run_id, status="KILLED")
         raise
@@ -298,3 +243,41 @@ def _check(register, lr, head_epochs, epochs, patience, batch_size, layers, bloc
         "one of them",
         "drop one",
     )
+
+
+def _search_lr(
+    inner: Any,
+    phase_fit: Callable,
+    trials: int,
+    lr: float,
+    epochs: int,
+    seed: int,
+    cl: Any,
+    run_id: str,
+    ckpt: Path,
+    chosen_of: Callable[[Any], list[Any]],
+) -> dict[str, list[float]]:
+    """Phase 2 ``trials`` times from the same phase-1 model, each with its own learning rate; returns the history
+    of the best (the callback has checkpointed the best model across all of them)."""
+    import keras
+    import optuna
+
+    snapshot = ckpt / "phase1.keras"
+    inner.save(snapshot)
+    histories: dict[int, dict[str, list[float]]] = {}
+
+    def objective(trial: Any) -> float:
+        rate = trial.suggest_float("lr", lr / 10, lr * 10, log=True)
+        model = keras.saving.load_model(snapshot, compile=False)
+        backbone, _ = parts(model)
+        unfreeze.apply(backbone, chosen_of(backbone))
+        hist = phase_fit(model, f"finetune_t{trial.number}", epochs, 0, keras.optimizers.RMSprop(rate))
+        histories[trial.number] = hist
+        value = float(min(hist.get("val_loss", [np.inf])))
+        tracking.log_metrics(cl, run_id, {"trial_lr": rate, "trial_val_loss": value}, trial.number)
+        return value
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), direction="minimize")
+    study.optimize(objective, n_trials=trials)
+    tracking.log_params(cl, run_id, {"best_lr": study.best_params["lr"], "best_lr_trial": study.best_trial.number})
+    return histories[study.best_trial.number]

@@ -60,8 +60,11 @@ def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
     assert run.data.tags["mlflow.parentRunId"] == searched.parent_run_id and run.info.status == "FINISHED"
     assert {"head_loss", "finetune_val_loss", "before_val_log_loss", "val_log_loss"} <= set(run.data.metrics)
 
-    forced = finetune(f"models:/{name}/1", head_epochs=0, epochs=1, unfreeze_layers=2, register="always")
+    forced = finetune(f"models:/{name}/1", head_epochs=0, epochs=1, unfreeze_layers=2, register="always", trials=2)
     assert forced.unfrozen == ["block_16_project", "Conv_1"] and forced.registered
+    run = cl.get_run(forced.run_id)
+    lrs = [m.value for m in cl.get_metric_history(forced.run_id, "trial_lr")]
+    assert len(lrs) == 2 and all(1e-6 <= v <= 1e-4 for v in lrs) and float(run.data.params["best_lr"]) in lrs
     version = cl.get_model_version(name, str(forced.registered["version"]))
     assert "better by" in version.description
 

@@ -47,6 +47,9 @@ def finetune(
     register: Annotated[
         str, typer.Option(help="if-better (a new version only if it beats the search's model) | always | never.")
     ] = "if-better",
+    trials: Annotated[
+        int, typer.Option(help="Run phase 2 this many times, searching the learning rate from --lr/10 to --lr*10.")
+    ] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the last interrupted fine-tuning of this search.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of shuffling and augmentation.")] = 0,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow URI (as for runner search).")] = None,
@@ -67,6 +70,7 @@ def finetune(
             batch_size=batch_size,
             augment_policy=augment_policy,
             register=register,
+            trials=trials,
             resume=resume,
             seed=seed,
             tracking_uri=tracking_uri,
