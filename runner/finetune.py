@@ -105,11 +105,13 @@ def finetune(
             run_name="finetune",
             tags={"mlflow.parentRunId": parent_id, "runner": "finetune", "source": ref},
         )
-        run_id, state = run.info.run_id, {"phase": "head", "epoch": 0, "best_val_loss": np.inf}
+        # the search's model is the score to beat: a checkpoint is written only when an epoch improves on it
+        run_id, state = run.info.run_id, {"phase": "head", "epoch": 0, "best_val_loss": before["log_loss"]}
     else:
         run_id, state = prev
         cl.update_run(run_id, status="RUNNING")
-        loaded.model = keras.saving.load_model(root / run_id / "model.keras", compile=False)
+        if (root / run_id / "model.keras").is_file():  # the best so far; else the search's model still is
+            loaded.model = keras.saving.load_model(root / run_id / "model.keras", compile=False)
     ckpt = root / run_id
     ckpt.mkdir(parents=True, exist_ok=True)
     backbone, head_model = parts(loaded.model)
@@ -160,7 +162,7 @@ def finetune(
     try:
         for phase, n_epochs in (("head", head_epochs), ("finetune", epochs)):
             start = state["epoch"] if state["phase"] == phase else 0
-            if start >= n_epochs or (phase == "head" and state["phase"] == "finetune"):
+            if start >= n_epochs or (phase == "head" and state["phase"].startswith("finetune")):
                 continue  # nothing to do, or done before an interruption
             t = time.perf_counter()
             if phase == "head":
@@ -180,11 +182,9 @@ def finetune(
     except BaseException:
         cl.set_terminated(run_id, status="KILLED")
         raise
-    best_model = (
-        keras.saving.load_model(ckpt / "model.keras", compile=False)
-        if (ckpt / "model.keras").is_file()
-        else loaded.model
-    )
+    # no epoch beat the search's model: the result is that model, unchanged
+    saved = ckpt / "model.keras"
+    best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
     after = evaluate_model(best_model, split, size, batch_size)
     sign = 1.0 if metric == "accuracy" else -1.0
     improvement = sign * (after[metric] - before[metric])

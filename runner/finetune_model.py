@@ -67,8 +67,8 @@ def watch(*args: Any) -> Any:
             if logs.get("val_loss", np.inf) < self.best[0]:
                 self.best[0] = logs["val_loss"]
                 self.inner.save(self.ckpt / "model.keras")
-                state = {"phase": self.phase, "epoch": epoch + 1, "best_val_loss": self.best[0]}
-                (self.ckpt / "state.json").write_text(json.dumps(state))
+            state = {"phase": self.phase, "epoch": epoch + 1, "best_val_loss": self.best[0]}
+            (self.ckpt / "state.json").write_text(json.dumps(state))
 
     return Watch(*args)
 

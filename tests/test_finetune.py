@@ -56,6 +56,7 @@ def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
     assert r.unfrozen == ["block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1"]
     versions = cl.search_model_versions(f"name='{name}'")
     assert (r.improvement > 0) == bool(r.registered) and len(versions) == 1 + bool(r.registered)
+    assert r.improvement > -1e-3  # only an epoch that beats the search's model is kept; else that model is
     run = cl.get_run(r.run_id)
     assert run.data.tags["mlflow.parentRunId"] == searched.parent_run_id and run.info.status == "FINISHED"
     assert {"head_loss", "finetune_val_loss", "before_val_log_loss", "val_log_loss"} <= set(run.data.metrics)
