@@ -219,7 +219,7 @@ def _register(cl, uri, run_id, model, loaded, register, metric, before, after, i
     _, version = tracking.log_keras_model(
         uri, run_id, model, loaded.size, model.output_shape[-1], name, meta, register=do
     )
-    note = f"val_{metric} {before[metric]:.4f} -> {after[metric]:.4f} (better by {improvement:+.4f})"
+    note = f"val_{metric} {before[metric]:.4g} -> {after[metric]:.4g} (better by {improvement:+.3g})"
     cl.set_tag(run_id, "registered", "yes" if do else f"no ({'not better' if register == 'if-better' else 'never'})")
     if not do or version is None:
         return {}

@@ -84,8 +84,8 @@ def finetune(
     names = ", ".join(r.unfrozen[:4]) + (" ..." if len(r.unfrozen) > 4 else "")
     typer.echo(
         f"\n{'unfrozen':14}{len(r.unfrozen)} layer(s): {names}"
-        f"\n{'before':14}val_{m} {r.before[m]:.4f}  val_accuracy {r.before['accuracy']:.4f}"
-        f"\n{'after':14}val_{m} {r.after[m]:.4f}  val_accuracy {r.after['accuracy']:.4f}"
+        f"\n{'before':14}val_{m} {r.before[m]:.4g}  val_accuracy {r.before['accuracy']:.4f}"
+        f"\n{'after':14}val_{m} {r.after[m]:.4g}  val_accuracy {r.after['accuracy']:.4f}"
         f"\n{'epochs':14}{r.epochs}\n{'seconds':14}{r.seconds}"
         f"\n{'run':14}{r.run_id} (child of {r.parent_run_id})\n{'registered':14}{reg}"
     )
