@@ -55,6 +55,7 @@ def finetune(
     unfreeze_layers: int | None = None,
     unfreeze_blocks: int | None = None,
     lr: float = 1e-5,
+    head_lr: float | None = None,
     head_epochs: int = 5,
     epochs: int = 20,
     patience: int = 3,
@@ -71,18 +72,20 @@ def finetune(
 
     ``trials`` > 1: phase 2 is run that many times from the phase-1 model, with learning rates searched
     (TPE, log scale) between ``lr``/10 and ``lr``*10; the best run by validation loss is kept."""
-    import keras
 
     emit: Event = on_event or (lambda kind, payload: None)
     _check(register, lr, head_epochs, epochs, patience, batch_size, unfreeze_layers, unfreeze_blocks)
     from runner.options import check
 
     check(isinstance(trials, int) and trials >= 0, "bad --trials", trials, "an integer >= 0", "pass e.g. --trials 5")
+    check(head_lr is None or 0 < head_lr < 1, "bad --head-lr", head_lr, "a learning rate in (0, 1)", "pass 1e-4")
     policy = Policy.parse(augment_policy)
     uri = tracking.tracking_uri(tracking_uri)
     cl = tracking.client(uri)
     ref = f"runs:/{source}/model" if re.fullmatch(r"[0-9a-f]{32}", source) else source
-    loaded = load(ref, uri)
+    loaded = load(ref, uri)  # checks the reference before TensorFlow is imported
+    import keras
+
     parent_id = loaded.meta.get("parent_run_id")
     if not parent_id or "head" not in loaded.meta:
         raise RunnerError(
@@ -129,6 +132,7 @@ def finetune(
             "unfreeze_blocks": unfreeze_blocks if unfreeze_layers is None else None,
             "unfrozen_layers": len(chosen),
             "lr": lr,
+            "head_lr": head_lr,
             "trials": trials,
             "head_epochs": head_epochs,
             "epochs": epochs,
@@ -168,7 +172,10 @@ def finetune(
             if phase == "head":
                 backbone.trainable = False
                 head_model.trainable = True
-                optimizer = get_head(loaded.meta["head"]).optimizer(dict(loaded.meta.get("params", {})))
+                head_params = dict(loaded.meta.get("params", {}))
+                if "learning_rate" in head_params:  # a warm head: the best trial's rate / 10, or --head-lr
+                    head_params["learning_rate"] = head_lr or float(head_params["learning_rate"]) / 10
+                optimizer = get_head(loaded.meta["head"]).optimizer(head_params)
                 hist = phase_fit(loaded.model, phase, n_epochs, start, optimizer)
             elif trials > 1 and prev is None:
                 hist = _search_lr(loaded.model, phase_fit, trials, lr, n_epochs, seed, cl, run_id, ckpt, chosen_of)

@@ -37,6 +37,9 @@ def finetune(
         int | None, typer.Option(help="Train the top N of the backbone's own blocks (default 1, e.g. VGG16 block5).")
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate of phase 2 (RMSprop).")] = 1e-5,
+    head_lr: Annotated[
+        float | None, typer.Option(help="Phase 1 learning rate (default: the best trial's rate / 10).")
+    ] = None,
     head_epochs: Annotated[int, typer.Option(help="Phase 1: epochs of the head alone, with augmentation.")] = 5,
     epochs: Annotated[int, typer.Option(help="Phase 2: maximum epochs with the top of the base unfrozen.")] = 20,
     patience: Annotated[int, typer.Option(help="Early stopping on validation loss, per phase.")] = 3,
@@ -64,6 +67,7 @@ def finetune(
             unfreeze_layers=unfreeze,
             unfreeze_blocks=unfreeze_blocks,
             lr=lr,
+            head_lr=head_lr,
             head_epochs=head_epochs,
             epochs=epochs,
             patience=patience,
