@@ -12,6 +12,7 @@ from runner.data import Dataset
 from runner.errors import RunnerError
 from runner.objective import Objective
 from runner.reports import report
+from runner.study import state_counts
 
 
 @dataclass
@@ -48,15 +49,6 @@ def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
     return best
 
 
-def _counts(st: Any) -> dict[str, int]:
-    counts = {"complete": 0, "pruned": 0, "fail": 0}
-    for t in st.get_trials(deepcopy=False):
-        state = t.state.name.lower()
-        if state in counts and not t.user_attrs.get("surplus"):
-            counts[state] += 1
-    return counts
-
-
 def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
     """A worker that does not finish the study: the best trial so far and the model registered last (if any)."""
     from optuna.trial import TrialState
@@ -76,7 +68,7 @@ def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
         dict(best.user_attrs.get("metrics", {})) if best else {},
         model.get("uri", ""),
         {k: model[k] for k in ("name", "version") if k in model},
-        _counts(st),
+        state_counts(st.get_trials(deepcopy=False)),
         finalized=False,
     )
 
@@ -159,6 +151,6 @@ def finalize(
         metrics,
         model_uri,
         {"name": name, "version": version},
-        _counts(st),
+        state_counts(st.get_trials(deepcopy=False)),
         per_backbone,
     )

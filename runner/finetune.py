@@ -74,11 +74,7 @@ def finetune(
     (TPE, log scale) between ``lr``/10 and ``lr``*10; the best run by validation loss is kept."""
 
     emit: Event = on_event or (lambda kind, payload: None)
-    _check(register, lr, head_epochs, epochs, patience, batch_size, unfreeze_layers, unfreeze_blocks)
-    from runner.options import check
-
-    check(isinstance(trials, int) and trials >= 0, "bad --trials", trials, "an integer >= 0", "pass e.g. --trials 5")
-    check(head_lr is None or 0 < head_lr < 1, "bad --head-lr", head_lr, "a learning rate in (0, 1)", "pass 1e-4")
+    _check(register, lr, head_lr, head_epochs, epochs, patience, batch_size, trials, unfreeze_layers, unfreeze_blocks)
     policy = Policy.parse(augment_policy)
     uri = tracking.tracking_uri(tracking_uri)
     cl = tracking.client(uri)
@@ -234,13 +230,15 @@ def _register(cl, uri, run_id, model, loaded, register, metric, before, after, i
     return {"name": name, "version": version, "note": note}
 
 
-def _check(register, lr, head_epochs, epochs, patience, batch_size, layers, blocks) -> None:
+def _check(register, lr, head_lr, head_epochs, epochs, patience, batch_size, trials, layers, blocks) -> None:
     from runner.options import check
 
     check(register in REGISTER, "bad --register", register, " | ".join(REGISTER), "pass --register if-better")
     check(isinstance(lr, float) and 0 < lr < 1, "bad --lr", lr, "a learning rate in (0, 1)", "pass e.g. --lr 1e-5")
     for name, v in (("head-epochs", head_epochs), ("epochs", epochs)):
         check(isinstance(v, int) and v >= 0, f"bad --{name}", v, "an integer >= 0", f"pass e.g. --{name} 5")
+    check(head_lr is None or 0 < head_lr < 1, "bad --head-lr", head_lr, "a learning rate in (0, 1)", "pass 1e-4")
+    check(isinstance(trials, int) and trials >= 0, "bad --trials", trials, "an integer >= 0", "pass e.g. --trials 5")
     check(isinstance(patience, int) and patience >= 1, "bad --patience", patience, "an integer >= 1", "pass 3")
     check(isinstance(batch_size, int) and batch_size >= 1, "bad --batch-size", batch_size, "an integer >= 1", "16")
     check(

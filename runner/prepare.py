@@ -124,7 +124,7 @@ def prepare(
     if views:
         train_ds = ds.subset(tr)
         for name, fs in sets.items():
-            stacked = []
+            stacked: np.ndarray | None = None
             t = time.perf_counter()
             for k in range(views):
                 emit("views", {"backbone": name, "view": k + 1, "views": views})
@@ -133,7 +133,10 @@ def prepare(
                     train_ds, fs.spec, fs.size, fs.weights, cache, progress=progress, view=view, plain=fs.entry
                 )
                 fs.hit = fs.hit and hit
-                stacked.append(_load(entry, np.arange(len(train_ds))))
+                x = entry.features()  # memory-mapped float16, copied once into the float32 stack
+                if stacked is None:
+                    stacked = np.empty((views, *x.shape), np.float32)
+                stacked[k] = x
             fs.seconds += time.perf_counter() - t
-            arrays[name].x_views = np.stack(stacked)
+            arrays[name].x_views = stacked
     return Prepared(sets, arrays, ds, skipped)

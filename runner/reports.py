@@ -50,30 +50,29 @@ def report(cl: Any, run_id: str, st: Any) -> None:
         cl.set_tag(run_id, "report_missing", "; ".join(missing)[:5000])
 
 
+def _row(s: Any, storage_obj: Any) -> dict[str, Any]:
+    import optuna
+
+    from runner.study import state_counts
+
+    st = optuna.load_study(study_name=s.study_name, storage=storage_obj)
+    best = s.best_trial
+    return {
+        "study": s.study_name,
+        "direction": s.direction.name.lower(),
+        "trials": {k: v for k, v in state_counts(st.get_trials(deepcopy=False)).items() if v},
+        "best_value": best.value if best else None,
+        "best_trial": best.number if best else None,
+        "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
+        "parent_run_id": s.user_attrs.get("parent_run_id"),
+    }
+
+
 def summaries(storage_obj: Any) -> list[dict[str, Any]]:
     """One row per study: name, direction, trial counts, best value and trial, start time."""
     import optuna
 
-    rows = []
-    for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=True):
-        st = optuna.load_study(study_name=s.study_name, storage=storage_obj)
-        counts: dict[str, int] = {}
-        for t in st.get_trials(deepcopy=False):
-            if not t.user_attrs.get("surplus"):
-                counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
-        best = s.best_trial
-        rows.append(
-            {
-                "study": s.study_name,
-                "direction": s.direction.name.lower(),
-                "trials": counts,
-                "best_value": best.value if best else None,
-                "best_trial": best.number if best else None,
-                "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
-                "parent_run_id": s.user_attrs.get("parent_run_id"),
-            }
-        )
-    return rows
+    return [_row(s, storage_obj) for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=True)]
 
 
 def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
@@ -82,13 +81,14 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
 
     from runner.errors import RunnerError
 
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
+    found = {s.study_name: s for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=True)}
+    names = list(found)
     if name not in names:
         raise RunnerError(
             "no such study", received=name, expected=f"one of {names or 'none'}", fix="see `runner studies list`"
         )
     st = optuna.load_study(study_name=name, storage=storage_obj)
-    row = next(r for r in summaries(storage_obj) if r["study"] == name)
+    row = _row(found[name], storage_obj)
     done = [t for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     done.sort(key=lambda t: t.value, reverse=st.direction.name == "MAXIMIZE")
     best = done[0] if done else None

@@ -47,6 +47,7 @@ class _Setup:
     exp_id: str
     parent_id: str
     on_stale: studies.StaleTrials
+    policy: Policy
 
 
 def search(
@@ -109,7 +110,7 @@ def search(
         "an integer from 0 (no augmentation) to 64",
         "pass e.g. --augment-views 5",
     )
-    Policy.parse(augment_policy)  # a bad policy fails before any work
+    policy = Policy.parse(augment_policy)  # a bad policy fails before any work
     for path in code or []:
         load_code(path)
     specs = [get_backbone(n) for n in options.names(backbone, "backbone")]
@@ -143,7 +144,21 @@ def search(
     exp_id = tracking.experiment_id(cl, uri, experiment)
     parent_id = tracking.parent_run(cl, exp_id, st, created, ds.fingerprint(), ds.name)
     setup = _Setup(
-        ds, val_ds, specs, head_objs, sizes, resolved, cache, uri, storage_url, st, cl, exp_id, parent_id, on_stale
+        ds,
+        val_ds,
+        specs,
+        head_objs,
+        sizes,
+        resolved,
+        cache,
+        uri,
+        storage_url,
+        st,
+        cl,
+        exp_id,
+        parent_id,
+        on_stale,
+        policy,
     )
     try:
         return _run(setup, call, emit, t0, _worker, n_jobs)
@@ -168,7 +183,7 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
         call["rehash"],
         emit,
         views=call["augment_views"],
-        policy=Policy.parse(call["augment_policy"]),
+        policy=v.policy,
     )
     first = prep.arrays[specs[0].name]
     options.check_folds(call["folds"], first.y_train)
@@ -197,7 +212,7 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
         "search",
         {
             "study": st.study_name,
-            "remaining": max(call["trials"] - studies.count_live(st), 0),
+            "remaining": max(call["trials"] - studies.count_live(st.get_trials(deepcopy=False)), 0),
             "stale": stale,
             "parent_run_id": parent_id,
             "workers": n_jobs,
@@ -284,7 +299,7 @@ def _log_settings(
             "metric": call["metric"],
             "folds": call["folds"],
             "augment_views": call["augment_views"],
-            "augment_policy": Policy.parse(call["augment_policy"]).as_dict() if call["augment_views"] else None,
+            "augment_policy": v.policy.as_dict() if call["augment_views"] else None,
             "repeats": call["repeats"],
             "seed": call["seed"],
             "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",

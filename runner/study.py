@@ -156,21 +156,33 @@ def open_study(
 
 def check_joinable(st: Any, total: int, resume: bool) -> None:
     """Without --resume a named study is joined only while it still has trials to run."""
-    if not resume and count_live(st) >= total and not running(st):
+    trials = st.get_trials(deepcopy=False)
+    live = count_live(trials)
+    if not resume and live >= total and not any(t.state.name in ("RUNNING", "WAITING") for t in trials):
         raise RunnerError(
             "study already complete",
-            received=f"{st.study_name} with {count_live(st)} trial(s)",
+            received=f"{st.study_name} with {live} trial(s)",
             expected=f"a study with fewer than --trials {total}",
             fix="pass --resume (with a larger --trials to run more), or choose another --study",
         )
 
 
-def count_live(st: Any, below: int | None = None) -> int:
+def count_live(trials: list[Any], below: int | None = None) -> int:
+    """Trials that count towards the total (numbered below ``below`` if given)."""
     return sum(
         1
-        for t in st.get_trials(deepcopy=False)
+        for t in trials
         if t.state.name in LIVE and (below is None or t.number < below) and not t.user_attrs.get("surplus")
     )
+
+
+def state_counts(trials: list[Any]) -> dict[str, int]:
+    """Trials by state (lower-case names), surplus trials (never run) left out."""
+    counts = {"complete": 0, "pruned": 0, "fail": 0}
+    for t in trials:
+        if not t.user_attrs.get("surplus"):
+            counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    return counts
 
 
 def running(st: Any) -> int:

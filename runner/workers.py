@@ -43,7 +43,7 @@ def run_share(
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def guarded(trial: Any) -> float:
-        if studies.count_live(st, below=trial.number) >= total:
+        if studies.count_live(st.get_trials(deepcopy=False), below=trial.number) >= total:
             trial.set_user_attr("surplus", True)
             surplus.append(trial.number)
             raise Surplus(f"trial {trial.number}: the study already has its {total} trials")
@@ -55,7 +55,7 @@ def run_share(
             fail_stale_trials(st)  # a dead worker's trial: failed, its parameters queued again
         trials = st.get_trials(deepcopy=False)
         waiting = any(t.state.name == "WAITING" for t in trials)
-        if studies.count_live(st) >= total and not waiting:
+        if studies.count_live(trials) >= total and not waiting:
             if not (wait and any(t.state.name == "RUNNING" for t in trials)):
                 break
             time.sleep(1.0)
