@@ -39,7 +39,7 @@ def iter_batches(
             yield rng, [f.result() for f in futures]
 
 
-def stack(images: list[np.ndarray | None]) -> tuple[list[int], np.ndarray | None]:
-    """Offsets of the decoded images in the batch and their float32 stack (None when all failed)."""
+def stack(images: list[np.ndarray | None], dtype: type = np.float32) -> tuple[list[int], np.ndarray | None]:
+    """Offsets of the decoded images in the batch and their stack as ``dtype`` (None when all failed)."""
     ok = [k for k, img in enumerate(images) if img is not None]
-    return ok, (np.stack([images[k] for k in ok]).astype(np.float32) if ok else None)
+    return ok, (np.stack([images[k] for k in ok]).astype(dtype, copy=False) if ok else None)

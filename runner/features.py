@@ -136,21 +136,25 @@ def cache_key(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights) -> t
 
 def extract_into(
     ds: Dataset | View,
-    model: keras.Model,
+    forward: Callable[[np.ndarray], Any],
     size: int,
     out: np.ndarray,
     batch_size: int = 32,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> list[int]:
-    """Run the model over ``ds`` batch by batch into ``out``; returns the positions that could not be decoded."""
+    """Run ``forward`` (see :func:`compiled_forward`) over ``ds`` batch by batch into ``out``.
+
+    Returns the positions that could not be decoded.
+    """
     skipped: list[int] = []
     start = time.perf_counter()
     written = 0
     for rng, imgs in iter_batches(ds, size, batch_size, workers):
-        ok, x = stack(imgs)
+        ok, x = stack(imgs, dtype=np.uint8)
         if x is not None:
-            out[[rng[k] for k in ok]] = np.asarray(model.predict_on_batch(x)).astype(np.float16)
+            rows = slice(rng[0], rng[-1] + 1) if len(ok) == len(rng) else [rng[k] for k in ok]
+            out[rows] = forward(x).numpy()
         failed = [rng[k] for k in range(len(rng)) if imgs[k] is None]
         if failed:
             out[failed] = 0
@@ -162,6 +166,21 @@ def extract_into(
         if progress:
             progress(rng[-1] + 1, len(ds), time.perf_counter() - start)
     return skipped
+
+
+def compiled_forward(model: keras.Model, size: int) -> Callable[[np.ndarray], Any]:
+    """uint8 pixels -> float16 features in one compiled call.
+
+    The cast to float16 runs in the graph (vectorized, multi-threaded): NumPy's float32 -> float16 conversion
+    costs about as much as MobileNetV2-0.35's whole forward pass. uint8 input moves a quarter of the bytes.
+    """
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+    def forward(x: Any) -> Any:
+        return tf.cast(model(tf.cast(x, tf.float32), training=False), tf.float16)
+
+    return forward
 
 
 def _release(out: np.ndarray) -> None:
@@ -234,7 +253,7 @@ def _extract(
     }
     t0 = time.perf_counter()
     with cache.writer(key, shape, meta) as (out, tmp, meta):
-        skipped = extract_into(view or ds, model, size, out, batch_size=batch_size, progress=progress)
+        skipped = extract_into(view or ds, compiled_forward(model, size), size, out, batch_size=batch_size, progress=progress)
         if weights.kind == "none" and view is None:
             backbone.save_weights(str(tmp / RANDOM_WEIGHTS_FILE))
         meta.update(
