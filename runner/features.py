@@ -253,7 +253,8 @@ def _extract(
     }
     t0 = time.perf_counter()
     with cache.writer(key, shape, meta) as (out, tmp, meta):
-        skipped = extract_into(view or ds, compiled_forward(model, size), size, out, batch_size=batch_size, progress=progress)
+        forward = compiled_forward(model, size)
+        skipped = extract_into(view or ds, forward, size, out, batch_size=batch_size, progress=progress)
         if weights.kind == "none" and view is None:
             backbone.save_weights(str(tmp / RANDOM_WEIGHTS_FILE))
         meta.update(
