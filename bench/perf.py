@@ -26,6 +26,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
+from runner.rows import DEFAULT_BUDGET_MB  # noqa: E402
+
 ROWS: list[tuple[str, str, str, str]] = []
 
 
@@ -238,45 +240,43 @@ spec = registry.get_backbone("mobilenet_v2_035")
 w = features.Weights("none", "random:seed=0")
 t = time.perf_counter()
 entry, hit = features.get_features(ds, spec, 96, w, FeatureCache(cache_dir))
-if mode == "load":
-    import numpy as np
-    x = np.asarray(entry.features(), dtype=np.float32)
+if mode.startswith("train"):  # what a search does: positions into the memory-mapped entry, one trial of 2 epochs
+    from runner.registry import get_head
+    from runner.rows import Rows
+    from runner.train import fit_head
+    tr, va = data.split(ds.labels, 0.2, 0)
+    x = Rows((entry.features(),), tr), Rows((entry.features(),), va)
+    params = dict(pooling="avg", width=64, dropout=0.2, learning_rate=1e-3, optimizer="adam", batch_size=64)
+    budget = float(mode.split(":")[1])
+    fit_head(get_head("dense"), params, x[0], ds.labels[tr], x[1], ds.labels[va], 2, 2, 0, budget_mb=budget)
 # VmHWM is this process's own peak (ru_maxrss would carry over the parent's high-water mark across exec)
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
 print(int(hwm) / 1024, time.perf_counter() - t, len(ds))
 """
 
 
-def bench_memory(images_big: Path, n: int, big: int, workdir: Path) -> None:
-    out = {}
-    for count in (n, big):
+def bench_memory(images_big: Path, n: int, big: int, budget: float, workdir: Path) -> None:
+    def rss(mode: str, count: int) -> tuple[float, float]:
         cache = workdir / f"rss-cache-{count}"
-        res = subprocess.run(
-            [sys.executable, "-c", RSS_CODE, "extract", str(images_big), str(count), str(cache)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        load = subprocess.run(
-            [sys.executable, "-c", RSS_CODE, "load", str(images_big), str(count), str(cache)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        out[count] = (float(res[0]), float(load[0]), float(res[1]))
-    (a, la, _), (b, lb, _) = out[n], out[big]
+        args = [sys.executable, "-c", RSS_CODE, mode, str(images_big), str(count), str(cache)]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+        return float(out[0]), float(out[1])
+
+    (a, _), (b, _) = rss("extract", n), rss("extract", big)
     row(
         f"peak RSS extracting (mobilenet_v2_035@96) {n} vs {big} images",
         f"{b:.0f} MB for {big}",
         f"{a:.0f} MB for {n}",
         f"{b / a:.2f}x",
     )
-    row(
-        f"peak RSS loading features for a search {n} vs {big}",
-        f"{lb:.0f} MB for {big}",
-        f"{la:.0f} MB for {n}",
-        f"{lb / la:.2f}x",
-    )
+    for mb in (DEFAULT_BUDGET_MB, budget):
+        (la, ta), (lb, tb) = rss(f"train:{mb}", n), rss(f"train:{mb}", big)
+        row(
+            f"peak RSS of a search's trial, {n} vs {big}, --memory-budget {mb:g}",
+            f"{lb:.0f} MB, {tb:.1f} s for {big}",
+            f"{la:.0f} MB, {ta:.1f} s for {n}",
+            f"{lb / la:.2f}x",
+        )
 
 
 def bench_help() -> None:
@@ -296,6 +296,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--extract-images", type=int, default=512)
     ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--budget", type=float, default=128, help="a small --memory-budget (MiB) for row 5")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -309,7 +310,7 @@ def main() -> None:
         if only & {"2", "3", "4"}:
             bench_search(make_images(work / "train", args.images), args.images, args.trials, args.epochs, work)
         if "5" in only:
-            bench_memory(make_images(work / "big", args.big, size=96), args.images, args.big, work)
+            bench_memory(make_images(work / "big", args.big, size=96), args.images, args.big, args.budget, work)
     width = [max(len(r[i]) for r in ROWS) for i in range(4)]
     head = ("measure", "runner", "reference", "ratio")
     print(" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from runner.cache import CacheEntry, FeatureCache, make_key
 from runner.data import Dataset
 from runner.errors import WeightsError
 from runner.hashindex import HashIndex, file_digest
+from runner.rows import release
 from runner.specs import BackboneSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -161,7 +161,7 @@ def extract_into(
             skipped += failed
         written += len(rng) * out[0].nbytes
         if written > 64 << 20:  # written pages of a memory-mapped output leave RSS: memory stays bounded
-            _release(out)
+            release(out)
             written = 0
         if progress:
             progress(rng[-1] + 1, len(ds), time.perf_counter() - start)
@@ -181,13 +181,6 @@ def compiled_forward(model: keras.Model, size: int) -> Callable[[np.ndarray], An
         return tf.cast(model(tf.cast(x, tf.float32), training=False), tf.float16)
 
     return forward
-
-
-def _release(out: np.ndarray) -> None:
-    mm = getattr(out, "_mmap", None)
-    if mm is not None and hasattr(mm, "madvise"):
-        out.flush()
-        mm.madvise(mmap.MADV_DONTNEED)
 
 
 def get_features(

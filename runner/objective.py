@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from runner import tracking
+from runner.rows import DEFAULT_BUDGET_MB, Rows
 from runner.specs import Head
 from runner.train import fit_head
 
@@ -17,12 +18,19 @@ Event = Callable[[str, dict[str, Any]], None]
 
 @dataclass
 class Arrays:
-    x_train: np.ndarray
+    """One backbone's features (rows of the cache's files, or in-memory arrays) and labels."""
+
+    x_train: Rows
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: Rows
     y_val: np.ndarray
     n_classes: int
-    x_views: np.ndarray | None = None  # (views, n_train, ...) augmented views of x_train, or None
+    x_views: Rows | None = None  # augmented views of x_train, one source per view, or None
+
+    def __post_init__(self) -> None:
+        self.x_train, self.x_val = Rows.of(self.x_train), Rows.of(self.x_val)
+        if self.x_views is not None:
+            self.x_views = Rows.views(self.x_views)
 
 
 class Prefixed:
@@ -52,6 +60,7 @@ class Objective:
     sources: dict[str, str] = field(default_factory=dict)
     folds: int = 1  # > 1: stratified K-fold cross-validation on the training features
     repeats: int = 1  # > 1: average this many seeds per split
+    budget_mb: float = DEFAULT_BUDGET_MB  # features a fit may hold in memory; more are streamed
     best_weights: dict[int, list[np.ndarray]] = field(default_factory=dict)
     _best_value: float | None = None
 
@@ -75,7 +84,8 @@ class Objective:
             self.seed + number,
             on_epoch=hook,
             history=history,
-            x_views=a.x_views[:views] if views and a.x_views is not None else None,
+            x_views=a.x_views.first(views) if views and a.x_views is not None else None,
+            budget_mb=self.budget_mb,
         )
 
     @property
@@ -85,15 +95,21 @@ class Objective:
     def splits(self, backbone: str, views: int = 0) -> list[tuple[np.ndarray, ...]]:
         """(x_train, y_train, x_val, y_val, x_views or None) per fold; one split without --folds."""
         a = self.arrays[backbone]
-        xv = a.x_views[:views] if views and a.x_views is not None else None
+        xv = a.x_views.first(views) if views and a.x_views is not None else None
         if self.folds <= 1:
             return [(a.x_train, a.y_train, a.x_val, a.y_val, xv)]
         from sklearn.model_selection import StratifiedKFold
 
-        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(a.x_train, a.y_train)
+        cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
         return [
-            (a.x_train[tr], a.y_train[tr], a.x_train[va], a.y_train[va], None if xv is None else xv[:, tr])
-            for tr, va in folds
+            (
+                a.x_train.subset(tr),
+                a.y_train[tr],
+                a.x_train.subset(va),
+                a.y_train[va],
+                None if xv is None else xv.subset(tr),
+            )
+            for tr, va in cv.split(np.zeros(len(a.y_train)), a.y_train)
         ]
 
     def cross_fit(self, choice: dict[str, Any], trial: Any, history: dict[str, list[float]]) -> dict[str, float]:
@@ -118,6 +134,7 @@ class Objective:
                     seed,
                     history=history if not runs else None,
                     x_views=views,
+                    budget_mb=self.budget_mb,
                 )
                 runs.append(fit.metrics)
                 trial.report(float(np.mean([m[f"val_{self.metric}"] for m in runs])), len(runs) - 1)
@@ -134,9 +151,9 @@ class Objective:
         head = trial.suggest_categorical("head", heads) if len(heads) > 1 else heads[0]
         params = self.heads[head].suggest(Prefixed(trial, head) if len(heads) > 1 else trial)
         choice = {"backbone": backbone, "head": head, "params": params}
-        n_views = self.arrays[backbone].x_views
-        if n_views is not None:  # whether (and how many) augmented views to train on is searched too
-            choice["views"] = trial.suggest_int("augment_views", 0, len(n_views))
+        views = self.arrays[backbone].x_views
+        if views is not None:  # whether (and how many) augmented views to train on is searched too
+            choice["views"] = trial.suggest_int("augment_views", 0, len(views.sources))
         return choice
 
     def __call__(self, trial: Any) -> float:

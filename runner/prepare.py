@@ -14,6 +14,7 @@ from runner.cache import CacheEntry, FeatureCache
 from runner.data import Dataset, check_usable, split
 from runner.features import Weights, get_features
 from runner.objective import Arrays
+from runner.rows import Rows
 from runner.specs import BackboneSpec
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -55,8 +56,9 @@ def _usable(ds: Dataset, bad: set[int], what: str) -> tuple[Dataset, np.ndarray]
     return out, rows
 
 
-def _load(entry: CacheEntry, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(entry.features()[rows], dtype=np.float32)
+def _rows(entry: CacheEntry, rows: np.ndarray) -> Rows:
+    """Positions into the entry's memory-mapped file: nothing is read until a fit reads it."""
+    return Rows((entry.features(),), rows)
 
 
 def prepare(
@@ -114,17 +116,17 @@ def prepare(
         val_ds, val_rows = _usable(val_ds, val_bad, "validation data")
         for name, fs in sets.items():
             assert fs.val_entry is not None
-            arrays[name] = Arrays(_load(fs.entry, rows), ds.labels, _load(fs.val_entry, val_rows), val_ds.labels, n)
+            arrays[name] = Arrays(_rows(fs.entry, rows), ds.labels, _rows(fs.val_entry, val_rows), val_ds.labels, n)
         tr = np.arange(len(ds))
     else:
         tr, va = split(ds.labels, val_fraction, seed)
         for name, fs in sets.items():
-            x = _load(fs.entry, rows)
-            arrays[name] = Arrays(x[tr], ds.labels[tr], x[va], ds.labels[va], n)
+            x = _rows(fs.entry, rows)
+            arrays[name] = Arrays(x.subset(tr), ds.labels[tr], x.subset(va), ds.labels[va], n)
     if views:
         train_ds = ds.subset(tr)
         for name, fs in sets.items():
-            stacked: np.ndarray | None = None
+            sources = []
             t = time.perf_counter()
             for k in range(views):
                 emit("views", {"backbone": name, "view": k + 1, "views": views})
@@ -133,10 +135,7 @@ def prepare(
                     train_ds, fs.spec, fs.size, fs.weights, cache, progress=progress, view=view, plain=fs.entry
                 )
                 fs.hit = fs.hit and hit
-                x = entry.features()  # memory-mapped float16, copied once into the float32 stack
-                if stacked is None:
-                    stacked = np.empty((views, *x.shape), np.float32)
-                stacked[k] = x
+                sources.append(entry.features())  # memory-mapped; row j is training image j
             fs.seconds += time.perf_counter() - t
-            arrays[name].x_views = stacked
+            arrays[name].x_views = Rows(tuple(sources), np.arange(len(train_ds)))
     return Prepared(sets, arrays, ds, skipped)

@@ -25,6 +25,7 @@ from runner.objective import Objective
 from runner.prepare import prepare
 from runner.registry import backbones as backbone_registry
 from runner.registry import get_backbone, get_head, heads, load_code
+from runner.rows import DEFAULT_BUDGET_MB
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -67,6 +68,7 @@ def search(
     metric: str = "log_loss",
     folds: int = 1,
     repeats: int = 1,
+    memory_budget: float = DEFAULT_BUDGET_MB,
     augment_views: int = 0,
     augment_policy: str | None = None,
     storage: str | None = None,
@@ -87,7 +89,8 @@ def search(
 
     ``backbone`` and ``head`` may list several names, making them searched choices. ``augment_views`` K > 0 caches
     K augmented views (``augment_policy``) of every training image; how many to train on (0..K) is searched.
-    ``folds`` > 1 scores each trial by stratified K-fold cross-validation, ``repeats`` averages seeds. ``n_jobs``
+    ``folds`` > 1 scores each trial by stratified K-fold cross-validation, ``repeats`` averages seeds. A trial holds
+    at most ``memory_budget`` MiB of features in memory and streams larger sets from the cache. ``n_jobs``
     > 1 adds helper processes on the same study. ``_worker`` is internal: set in helper processes, which run
     trials but never finalize.
     """
@@ -103,6 +106,13 @@ def search(
         timeout=timeout,
     )
     options.check_workers(n_jobs=n_jobs, folds=folds, repeats=repeats, heartbeat=heartbeat, storage=storage)
+    options.check(
+        isinstance(memory_budget, (int, float)) and memory_budget > 0,
+        "bad --memory-budget",
+        memory_budget,
+        "a positive number of MiB",
+        "pass e.g. --memory-budget 1024",
+    )
     options.check(
         isinstance(augment_views, int) and 0 <= augment_views <= 64,
         "bad --augment-views",
@@ -204,6 +214,7 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
         sources,
         folds=call["folds"],
         repeats=call["repeats"],
+        budget_mb=call["memory_budget"],
     )
     beats = studies.has_heartbeat(st)
     stale = studies.recover_stale(st, v.on_stale) if call["resume"] and not beats else 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from runner.metrics import classification_metrics
+from runner.rows import DEFAULT_BUDGET_MB, Rows
 from runner.specs import Head
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -127,51 +128,102 @@ def _updater(optimizer: Any, variables: list[Any]) -> Callable[[list[Any]], None
     return apply_adam
 
 
-def _steps(model: Any, optimizer: Any, binary: bool, x: Any, y: Any, batch_size: int):
-    """Compiled epoch and validation functions for this model."""
+def _steps(model: Any, optimizer: Any, binary: bool, feed: _Feed, batch_size: int):
+    """Compiled ``run`` (train on a tensor's rows in a given order, every batch in one call) and ``validate``."""
     import keras
     import tensorflow as tf
 
     loss_fn = keras.losses.BinaryCrossentropy() if binary else keras.losses.SparseCategoricalCrossentropy()
     variables = model.trainable_variables
     update = _updater(optimizer, variables)
-    n = int(x.shape[0])
-    steps = -(-n // batch_size)
+    xspec = tf.TensorSpec((None, *feed.train.shape[1:]), tf.as_dtype(feed.train.dtype))
+    yspec = tf.TensorSpec((None, 1) if binary else (None,), tf.float32 if binary else tf.int32)
+    ispec = tf.TensorSpec((None,), tf.int32)
 
     def correct(yb: Any, p: Any) -> Any:
         pred = tf.cast(p[:, 0] > 0.5, tf.float32) if binary else tf.cast(tf.argmax(p, axis=1), tf.float32)
         return tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(tf.reshape(yb, [-1]), tf.float32)), tf.float32))
 
-    @tf.function(reduce_retracing=True)
-    def epoch(perm: Any) -> tuple[Any, Any]:
+    @tf.function(input_signature=[xspec, yspec, ispec, ispec])
+    def run(x: Any, y: Any, xi: Any, yi: Any) -> tuple[Any, Any]:
+        """Batches of rows ``x[xi]`` with labels ``y[yi]``, in that order; sums of loss and of correct."""
+        n = tf.shape(xi)[0]
         total, hits = tf.constant(0.0), tf.constant(0.0)
-        for i in tf.range(steps):
-            idx = perm[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
-            xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+        for i in tf.range((n + batch_size - 1) // batch_size):
+            lo = i * batch_size
+            hi = tf.minimum(lo + batch_size, n)
+            xb = tf.cast(tf.gather(x, xi[lo:hi]), tf.float32)
+            yb = tf.gather(y, yi[lo:hi])
             with tf.GradientTape() as tape:
                 p = model(xb, training=True)
                 loss = loss_fn(yb, p)
                 if model.losses:
                     loss += tf.add_n(model.losses)
             update(tape.gradient(loss, variables))
-            total += loss * tf.cast(tf.shape(idx)[0], tf.float32)
+            total += loss * tf.cast(hi - lo, tf.float32)
             hits += correct(yb, p)
-        return total / n, hits / n
+        return total, hits
 
-    @tf.function(reduce_retracing=True)
-    def validate(xv: Any, yv: Any) -> tuple[Any, Any, Any]:
-        p = model(xv, training=False)
-        return loss_fn(yv, p), correct(yv, p) / tf.cast(tf.shape(xv)[0], tf.float32), p
+    @tf.function(input_signature=[xspec, yspec])
+    def validate(x: Any, y: Any) -> tuple[Any, Any, Any]:
+        p = model(tf.cast(x, tf.float32), training=False)
+        return loss_fn(y, p) * tf.cast(tf.shape(x)[0], tf.float32), correct(y, p), p
 
-    return epoch, validate
+    return run, validate
+
+
+class _Feed:
+    """Training and validation rows as tensors: all resident when they fit ``budget`` bytes, else in chunks.
+
+    Streaming keeps exactly the resident path's batches (a chunk is a whole number of batches of the epoch's
+    order), so both give the same model; it only costs the reads.
+    """
+
+    def __init__(self, train: Rows, views: Rows | None, val: Rows, budget: float, batch_size: int) -> None:
+        import tensorflow as tf
+
+        self.train, self.views, self.val = train, views, val
+        copies = len(views.sources) if views is not None else 1
+        # rows are read into NumPy, then copied into a tensor: two copies at once
+        self.resident = 2 * (copies * len(train) + len(val)) * train.row_bytes <= budget
+        self.chunk = max(1, int(budget // (2 * train.row_bytes)) // batch_size) * batch_size
+        if self.resident:
+            if views is None:
+                self.x = tf.constant(train.read())
+            else:
+                self.x = tf.constant(np.concatenate([views.read(source=v) for v in range(copies)]))
+            self.xv = tf.constant(val.read())
+
+    def epoch(self, order: np.ndarray, pick: np.ndarray | None):
+        """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image."""
+        import tensorflow as tf
+
+        n = len(self.train)
+        if self.resident:
+            rows = order if pick is None else pick[order] * n + order
+            yield self.x, tf.constant(rows, tf.int32), tf.constant(order, tf.int32)
+            return
+        for lo in range(0, n, self.chunk):
+            part = order[lo : lo + self.chunk]
+            data = self.train.read(part) if pick is None else self.views.read(part, pick[part])
+            yield tf.constant(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
+
+    def validation(self):
+        """(x, first row, end) over the validation rows, in blocks: the forward pass casts a block to float32."""
+        import tensorflow as tf
+
+        block = max(256, self.chunk // 4)
+        for lo in range(0, len(self.val), block):
+            hi = min(lo + block, len(self.val))
+            yield (self.xv[lo:hi] if self.resident else tf.constant(self.val.read(np.arange(lo, hi)))), lo, hi
 
 
 def fit_head(
     head: Head,
     params: dict[str, Any],
-    x_train: np.ndarray,
+    x_train: np.ndarray | Rows,
     y_train: np.ndarray,
-    x_val: np.ndarray,
+    x_val: np.ndarray | Rows,
     y_val: np.ndarray,
     n_classes: int,
     epochs: int,
@@ -179,12 +231,14 @@ def fit_head(
     patience: int = 5,
     on_epoch: EpochHook | None = None,
     history: dict[str, list[float]] | None = None,
-    x_views: np.ndarray | None = None,
+    x_views: np.ndarray | Rows | None = None,
+    budget_mb: float = DEFAULT_BUDGET_MB,
 ) -> FitResult:
     """Fit ``head`` with ``params``; ``history`` (if given) is filled epoch by epoch, even when pruned.
 
     ``x_views`` (views, n, ...): augmented views of the training features; each epoch then trains on one view per
-    image, drawn at random, instead of ``x_train``.
+    image, drawn at random, instead of ``x_train``. Features are arrays or :class:`Rows` of the cache's files;
+    at most ``budget_mb`` MiB of them are held in memory (more are streamed in chunks, same result).
 
     ``on_epoch(epoch, logs)`` runs after every epoch and may raise (e.g. ``optuna.TrialPruned``).
     """
@@ -192,28 +246,39 @@ def fit_head(
 
     set_seed(seed)
     binary = n_classes == 2
-    model = head.build(tuple(x_train.shape[1:]), n_classes, params)
+    train, val = Rows.of(x_train), Rows.of(x_val)
+    views = None if x_views is None else Rows.views(x_views)
+    model = head.build(tuple(train.shape[1:]), n_classes, params)
     ydtype = tf.float32 if binary else tf.int32
     y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
-    views = None if x_views is None else tf.constant(x_views, tf.float32)
-    x = tf.constant(x_train, tf.float32) if views is None else tf.Variable(views[0], trainable=False)
-    xv, yv = tf.constant(x_val, tf.float32), tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
-    epoch_fn, validate = _steps(model, head.optimizer(params), binary, x, y, head.batch_size(params))
+    yv = tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
+    feed = _Feed(train, views, val, budget_mb * 2**20, head.batch_size(params))
+    run, validate = _steps(model, head.optimizer(params), binary, feed, head.batch_size(params))
+
+    def evaluate() -> tuple[float, float, np.ndarray]:
+        loss, hits, parts = 0.0, 0.0, []
+        for xv, lo, hi in feed.validation():
+            part_loss, part_hits, p = validate(xv, yv[lo:hi])
+            loss, hits = loss + float(part_loss), hits + float(part_hits)
+            parts.append(np.asarray(p))
+        return loss / len(val), hits / len(val), np.concatenate(parts)
+
     shadow = [tf.Variable(v, trainable=False) for v in model.weights]
     history = {} if history is None else history
     rng = np.random.default_rng(seed)
     best, best_epoch, waited = np.inf, 0, 0
     for ep in range(epochs):
-        if views is not None:
-            pick = rng.integers(0, int(views.shape[0]), size=len(x_train))
-            x.assign(tf.gather_nd(views, np.stack([pick, np.arange(len(x_train))], axis=1)))
-        loss, acc = epoch_fn(tf.constant(rng.permutation(len(x_train)), tf.int32))
-        val_loss, val_acc, _ = validate(xv, yv)
+        pick = None if views is None else rng.integers(0, len(views.sources), size=len(train))
+        loss, hits = 0.0, 0.0
+        for x, xi, yi in feed.epoch(rng.permutation(len(train)), pick):
+            part_loss, part_hits = run(x, y, xi, yi)
+            loss, hits = loss + float(part_loss), hits + float(part_hits)
+        val_loss, val_acc, _ = evaluate()
         logs = {
-            "loss": float(loss),
-            "accuracy": float(acc),
-            "val_loss": float(val_loss),
-            "val_accuracy": float(val_acc),
+            "loss": loss / len(train),
+            "accuracy": hits / len(train),
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
         }
         for k, v in logs.items():
             history.setdefault(k, []).append(v)
@@ -229,6 +294,6 @@ def fit_head(
             break
     for s, v in zip(shadow, model.weights, strict=True):
         v.assign(s)
-    proba = np.asarray(validate(xv, yv)[2])
+    proba = evaluate()[2]
     metrics = {f"val_{k}": v for k, v in classification_metrics(y_val, proba, n_classes).items()}
     return FitResult(model, history, best_epoch, metrics, proba)

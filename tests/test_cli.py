@@ -34,6 +34,7 @@ def test_help_does_not_import_tensorflow(tmp_path: Path) -> None:
         (["search", "--data", "missing/folder"], "data path does not exist; received 'missing/folder'"),
         (["search", "--backbone", "vgg61"], "unknown backbone; received 'vgg61'"),
         (["search", "--val-fraction", "0"], "bad --val-fraction; received 0.0"),
+        (["search", "--memory-budget", "0"], "bad --memory-budget; received 0.0"),
         (["search", "--weights", "nope.h5", "--backbone", "tiny_cnn"], "weights file not found"),
         (["cache", "clear"], "nothing to clear"),
     ],
@@ -60,6 +61,8 @@ def test_search_json_then_cache_commands(tmp_path: Path) -> None:
         "2",
         "--epochs",
         "3",
+        "--memory-budget",
+        "0.001",  # 1 KiB: every trial streams its features from the cache, a batch at a time
         "--json",
     ]
     out = run(args, tmp_path)

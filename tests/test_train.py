@@ -63,3 +63,50 @@ def test_pruning_hook_stops_training() -> None:
     with pytest.raises(Stop):
         fit_head(get_head("linear"), params, *_data(), n_classes=2, epochs=30, seed=0, on_epoch=hook, history=history)
     assert len(history["loss"]) == 3
+
+
+def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
+    from runner.rows import Rows
+
+    xt, yt, xv, yv = _data()
+    path = tmp_path / "features.npy"
+    np.save(path, np.concatenate([xt, xv]).astype(np.float16))
+    cached = np.load(path, mmap_mode="r")
+    train, val = Rows((cached,), np.arange(120)), Rows((cached,), np.arange(120, 160))
+    params = {
+        "pooling": "flatten",
+        "width": 16,
+        "dropout": 0.2,
+        "learning_rate": 1e-2,
+        "optimizer": "rmsprop",
+        "batch_size": 8,
+    }
+    fit = lambda budget: fit_head(  # noqa: E731
+        get_head("dense"), params, train, yt, val, yv, 2, 4, seed=1, budget_mb=budget
+    )
+    held, streamed = fit(1024), fit(8 * 64 * 2 * 3 / 2**20)  # 3 batches of 64-byte rows: 5 chunks of 24 rows
+    for a, b in zip(held.model.get_weights(), streamed.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same batches in the same order: the same model
+    for k, v in held.history.items():  # sums over chunks: equal up to float rounding
+        np.testing.assert_allclose(v, streamed.history[k], rtol=1e-6)
+    assert held.metrics == pytest.approx(streamed.metrics, rel=1e-6)
+    views = Rows((cached, cached[::-1].copy()), np.arange(120))
+    with_views = [
+        fit_head(get_head("dense"), params, train, yt, val, yv, 2, 3, seed=1, x_views=views, budget_mb=b)
+        for b in (1024, 0.001)
+    ]
+    for a, b in zip(*(f.model.get_weights() for f in with_views), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rows_read_in_any_order_from_any_source(tmp_path) -> None:
+    from runner.rows import Rows
+
+    a = np.arange(40, dtype=np.float16).reshape(10, 2, 2)
+    np.save(tmp_path / "a.npy", a)
+    mm = np.load(tmp_path / "a.npy", mmap_mode="r")
+    rows = Rows((mm, a + 100), np.array([9, 3, 5, 0]))
+    np.testing.assert_array_equal(rows.read(), a[[9, 3, 5, 0]])
+    np.testing.assert_array_equal(rows.read(np.array([2, 0]), source=np.array([1, 0])), [a[5] + 100, a[9]])
+    assert rows.subset(np.array([1, 2])).shape == (2, 2, 2) and rows.row_bytes == 8
+    assert len(rows.first(1).sources) == 1

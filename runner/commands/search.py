@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from runner.rows import DEFAULT_BUDGET_MB
+
 EXAMPLES = (
     "Examples:\n\n"
     "  runner search --trials 30 --weights none                 # built-in demo digits, no download\n\n"
@@ -131,6 +133,10 @@ def search(
         int, typer.Option(help="Score each trial by stratified K-fold cross-validation (1: one split).")
     ] = 1,
     repeats: Annotated[int, typer.Option(help="Average this many seeds per trial.")] = 1,
+    memory_budget: Annotated[
+        float,
+        typer.Option(help="MiB of cached features a trial holds in memory; larger sets stream from the cache."),
+    ] = DEFAULT_BUDGET_MB,
     augment_views: Annotated[
         int, typer.Option(help="Cache K augmented views of each training image; searched: train on 0..K of them.")
     ] = 0,
@@ -186,6 +192,7 @@ def search(
             metric=metric,
             folds=folds,
             repeats=repeats,
+            memory_budget=memory_budget,
             augment_views=augment_views,
             augment_policy=augment_policy,
             n_jobs=n_jobs,

@@ -1,0 +1,96 @@
+"""Rows of cached features, read on demand: a search holds positions into the cache's float16 files, not copies.
+
+A fit reads what it needs through :meth:`Rows.read`: all rows at once when they fit the memory budget (held
+as one float16 tensor, cast to float32 per batch in the compiled step), else one chunk of the epoch's
+shuffled order at a time. Pages of the memory-mapped files are released after every read, so resident
+memory is bounded by the budget, not by the number of images.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_BUDGET_MB = 1024  # float16 features a fit may hold in memory; larger sets stream chunk by chunk
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Row ``i`` is ``sources[s][rows[i]]`` for a source ``s`` chosen per read (augmented views: one per view)."""
+
+    sources: tuple[np.ndarray, ...]
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, array: np.ndarray | Rows) -> Rows:
+        """Rows over an in-memory array (used as it is), or ``array`` itself when it already is Rows."""
+        if isinstance(array, Rows):
+            return array
+        return cls((np.asarray(array),), np.arange(len(array)))
+
+    @classmethod
+    def views(cls, array: np.ndarray | Rows) -> Rows:
+        """Rows over a (views, n, ...) in-memory stack, one source per view; Rows are returned as they are."""
+        if isinstance(array, Rows):
+            return array
+        return cls(tuple(np.asarray(v) for v in array), np.arange(array.shape[1]))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.sources[0].shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.sources[0].dtype
+
+    @property
+    def row_bytes(self) -> int:
+        return self.dtype.itemsize * int(np.prod(self.sources[0].shape[1:], dtype=np.int64))
+
+    def subset(self, idx: np.ndarray) -> Rows:
+        return Rows(self.sources, self.rows[idx])
+
+    def first(self, k: int) -> Rows:
+        """Only the first ``k`` sources (the first ``k`` augmented views)."""
+        return Rows(self.sources[:k], self.rows)
+
+    def read(self, idx: np.ndarray | None = None, source: np.ndarray | int = 0) -> np.ndarray:
+        """Rows ``idx`` (all when None) in that order, in the sources' dtype; ``source``: one source or one per row."""
+        idx = np.arange(len(self.rows)) if idx is None else np.asarray(idx)
+        out = np.empty((len(idx), *self.sources[0].shape[1:]), self.dtype)
+        src = np.broadcast_to(np.asarray(source), idx.shape)
+        for s in np.unique(src):
+            sel = np.flatnonzero(src == s)
+            _take(self.sources[int(s)], self.rows[idx[sel]], out, sel)
+        return out
+
+
+def _take(source: np.ndarray, rows: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
+    """``out[at] = source[rows]``. A memory-mapped cache file is read with ``preadv`` straight into ``out``:
+    touching its pages through the mapping would make them (and the kernel's fault-around) resident."""
+    path = getattr(source, "filename", None)
+    if not (path and isinstance(source.base, mmap.mmap) and source.flags.c_contiguous and hasattr(os, "preadv")):
+        out[at] = source[rows]
+        return
+    size = out[0].nbytes
+    order = np.argsort(rows, kind="stable")  # ascending offsets: sequential reads on a cold disk
+    with open(path, "rb", buffering=0) as f:
+        for k in order:
+            got = os.preadv(f.fileno(), [memoryview(out[at[k]]).cast("B")], source.offset + int(rows[k]) * size)
+            if got != size:
+                raise OSError(f"short read from {path}: row {int(rows[k])} ({got} of {size} bytes)")
+
+
+def release(array: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped array (they are read again from the page cache on demand)."""
+    mm = getattr(array, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise"):
+        if getattr(array, "mode", "r") != "r":
+            array.flush()
+        mm.madvise(mmap.MADV_DONTNEED)
