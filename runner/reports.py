@@ -1,9 +1,10 @@
-"""Study reports: Optuna's plots (one self-contained HTML file) and a CSV of all trials on the parent run; the
-studies in a storage with their best trial (``runner studies list|show``)."""
+"""Study reports: a search's settings on its parent run, Optuna's plots (one self-contained HTML file) and a
+CSV of all trials there; the studies in a storage with their best trial (``runner studies list|show``)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -102,3 +103,54 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
             for t in done[:top]
         ],
     }
+
+
+def log_settings(
+    cl: Any, parent_id: str, v: Any, call: dict[str, Any], prep: Any, sources: dict, n: tuple[int, int]
+) -> None:
+    """A search's settings, data and cache facts as params and tags of its parent run."""
+    from runner import tracking
+
+    ds = prep.ds
+    tracking.log_params(
+        cl,
+        parent_id,
+        {
+            "data": str(call["data"]),
+            "layout": ds.layout,
+            "classes": ",".join(ds.classes),
+            "n_images": len(ds),
+            "n_train": n[0],
+            "n_val": n[1],
+            "class_counts": ds.counts(),
+            "n_skipped": len(prep.skipped),
+            "data_fingerprint": v.ds.fingerprint(),
+            "backbone": ",".join(prep.sets),
+            "head": ",".join(v.head_objs),
+            "weights": ",".join(fs.weights.identity for fs in prep.sets.values()),
+            "image_size": ",".join(str(fs.size) for fs in prep.sets.values()),
+            "sources": sources,
+            "trials": call["trials"],
+            "epochs": call["epochs"],
+            "metric": call["metric"],
+            "folds": call["folds"],
+            "augment_views": call["augment_views"],
+            "augment_policy": v.policy.as_dict() if call["augment_views"] else None,
+            "repeats": call["repeats"],
+            "memory_budget_mb": call["memory_budget"],
+            "seed": call["seed"],
+            "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",
+            "val_data": str(call["val_data"]),
+            "per_class": call["per_class"],
+            "timeout": call["timeout"],
+            "study": v.st.study_name,
+            "storage": v.storage_url,
+            "feature_shape": {k: list(a.x_train.shape[1:]) for k, a in prep.arrays.items()},
+        },
+    )
+    if call["resume"]:
+        cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
+    cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
+    if prep.skipped:
+        cl.log_dict(parent_id, {"skipped": prep.skipped}, "skipped_files.json")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runner import options, tracking, workers
+from runner import options, reports, tracking, workers
 from runner import study as studies
 from runner.augment import Policy
 from runner.cache import FeatureCache
@@ -200,7 +200,7 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
     sources = {n: backbone_registry.entry(n).source for n in prep.sets}
     sources |= {n: heads.entry(n).source for n in v.head_objs}
     if helper_of is None:
-        _log_settings(cl, parent_id, v, call, prep, sources, (len(first.y_train), len(first.y_val)))
+        reports.log_settings(cl, parent_id, v, call, prep, sources, (len(first.y_train), len(first.y_val)))
     objective = Objective(
         v.head_objs,
         prep.arrays,
@@ -281,50 +281,3 @@ def _run(v: _Setup, call: dict[str, Any], emit: Event, t0: float, helper_of: str
         tracking.log_metrics(cl, parent_id, {f"seconds_{k}": val for k, val in result.seconds.items()})
         cl.set_terminated(parent_id, status="FINISHED")
     return result
-
-
-def _log_settings(
-    cl: Any, parent_id: str, v: _Setup, call: dict[str, Any], prep: Any, sources: dict, n: tuple[int, int]
-) -> None:
-    ds = prep.ds
-    tracking.log_params(
-        cl,
-        parent_id,
-        {
-            "data": str(call["data"]),
-            "layout": ds.layout,
-            "classes": ",".join(ds.classes),
-            "n_images": len(ds),
-            "n_train": n[0],
-            "n_val": n[1],
-            "class_counts": ds.counts(),
-            "n_skipped": len(prep.skipped),
-            "data_fingerprint": v.ds.fingerprint(),
-            "backbone": ",".join(prep.sets),
-            "head": ",".join(v.head_objs),
-            "weights": ",".join(fs.weights.identity for fs in prep.sets.values()),
-            "image_size": ",".join(str(fs.size) for fs in prep.sets.values()),
-            "sources": sources,
-            "trials": call["trials"],
-            "epochs": call["epochs"],
-            "metric": call["metric"],
-            "folds": call["folds"],
-            "augment_views": call["augment_views"],
-            "augment_policy": v.policy.as_dict() if call["augment_views"] else None,
-            "repeats": call["repeats"],
-            "seed": call["seed"],
-            "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",
-            "val_data": str(call["val_data"]),
-            "per_class": call["per_class"],
-            "timeout": call["timeout"],
-            "study": v.st.study_name,
-            "storage": v.storage_url,
-            "feature_shape": {k: list(a.x_train.shape[1:]) for k, a in prep.arrays.items()},
-        },
-    )
-    if call["resume"]:
-        cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
-    cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
-    if prep.skipped:
-        cl.log_dict(parent_id, {"skipped": prep.skipped}, "skipped_files.json")

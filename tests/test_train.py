@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from runner.registry import get_head
-from runner.train import _updater, fit_head
+from runner.train import fit_head
+from runner.updates import updater
 
 
 @pytest.mark.parametrize("name", ["RMSprop", "Adam"])
@@ -17,7 +18,7 @@ def test_fused_update_equals_keras_optimizer(name: str) -> None:
     a, b = tf.Variable(w0), tf.Variable(w0)
     reference = getattr(keras.optimizers, name)(learning_rate=1e-2)
     reference.build([a])
-    fused = _updater(getattr(keras.optimizers, name)(learning_rate=1e-2), [b])
+    fused = updater(getattr(keras.optimizers, name)(learning_rate=1e-2), [b])
     for _ in range(6):
         g = tf.constant(rng.normal(size=(40, 6)).astype("float32"))
         reference.apply([g], [a])
