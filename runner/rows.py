@@ -60,10 +60,16 @@ class Rows:
         """Only the first ``k`` sources (the first ``k`` augmented views)."""
         return Rows(self.sources[:k], self.rows)
 
-    def read(self, idx: np.ndarray | None = None, source: np.ndarray | int = 0) -> np.ndarray:
-        """Rows ``idx`` (all when None) in that order, in the sources' dtype; ``source``: one source or one per row."""
+    def read(
+        self, idx: np.ndarray | None = None, source: np.ndarray | int = 0, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows ``idx`` (all when None) in that order, in the sources' dtype; ``source``: one source or one per row.
+
+        Into ``out`` when given, else into a new 64-byte-aligned array (TensorFlow can wrap it without a copy).
+        """
         idx = np.arange(len(self.rows)) if idx is None else np.asarray(idx)
-        out = np.empty((len(idx), *self.sources[0].shape[1:]), self.dtype)
+        if out is None:
+            out = aligned_empty((len(idx), *self.sources[0].shape[1:]), self.dtype)
         src = np.broadcast_to(np.asarray(source), idx.shape)
         for s in np.unique(src):
             sel = np.flatnonzero(src == s)
@@ -85,6 +91,14 @@ def _take(source: np.ndarray, rows: np.ndarray, out: np.ndarray, at: np.ndarray)
             got = os.preadv(f.fileno(), [memoryview(out[at[k]]).cast("B")], source.offset + int(rows[k]) * size)
             if got != size:
                 raise OSError(f"short read from {path}: row {int(rows[k])} ({got} of {size} bytes)")
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, align: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary."""
+    size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    buf = np.empty(size + align, np.uint8)
+    start = (-buf.ctypes.data) % align
+    return buf[start : start + size].view(dtype).reshape(shape)
 
 
 def release(array: np.ndarray) -> None:

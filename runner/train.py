@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from runner.metrics import classification_metrics
-from runner.rows import DEFAULT_BUDGET_MB, Rows
+from runner.rows import DEFAULT_BUDGET_MB, Rows, aligned_empty
 from runner.specs import Head
 from runner.updates import updater
 
@@ -91,6 +91,15 @@ def _steps(model: Any, optimizer: Any, binary: bool, feed: _Feed, batch_size: in
     return run, validate
 
 
+def _tensor(array: np.ndarray) -> Any:
+    """A tensor over ``array``'s memory when TensorFlow can share it (C-contiguous, 64-byte aligned), else a copy."""
+    import tensorflow as tf
+
+    if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
+
+
 class _Feed:
     """Training and validation rows as tensors: all resident when they fit ``budget`` bytes, else in chunks.
 
@@ -99,19 +108,21 @@ class _Feed:
     """
 
     def __init__(self, train: Rows, views: Rows | None, val: Rows, budget: float, batch_size: int) -> None:
-        import tensorflow as tf
 
         self.train, self.views, self.val = train, views, val
         copies = len(views.sources) if views is not None else 1
-        # rows are read into NumPy, then copied into a tensor: two copies at once
-        self.resident = 2 * (copies * len(train) + len(val)) * train.row_bytes <= budget
-        self.chunk = max(1, int(budget // (2 * train.row_bytes)) // batch_size) * batch_size
+        # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
+        self.resident = (copies * len(train) + len(val)) * train.row_bytes <= budget
+        self.chunk = max(1, int(budget // train.row_bytes) // batch_size) * batch_size
         if self.resident:
             if views is None:
-                self.x = tf.constant(train.read())
+                self.x = _tensor(train.read())
             else:
-                self.x = tf.constant(np.concatenate([views.read(source=v) for v in range(copies)]))
-            self.xv = tf.constant(val.read())
+                x = aligned_empty((copies * len(train), *train.shape[1:]), train.dtype)
+                for v in range(copies):
+                    views.read(source=v, out=x[v * len(train) : (v + 1) * len(train)])
+                self.x = _tensor(x)
+            self.xv = _tensor(val.read())
 
     def epoch(self, order: np.ndarray, pick: np.ndarray | None):
         """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image."""
@@ -125,16 +136,14 @@ class _Feed:
         for lo in range(0, n, self.chunk):
             part = order[lo : lo + self.chunk]
             data = self.train.read(part) if pick is None else self.views.read(part, pick[part])
-            yield tf.constant(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
+            yield _tensor(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
 
     def validation(self):
         """(x, first row, end) over the validation rows, in blocks: the forward pass casts a block to float32."""
-        import tensorflow as tf
-
-        block = max(256, self.chunk // 4)
+        block = min(1024, self.chunk)
         for lo in range(0, len(self.val), block):
             hi = min(lo + block, len(self.val))
-            yield (self.xv[lo:hi] if self.resident else tf.constant(self.val.read(np.arange(lo, hi)))), lo, hi
+            yield (self.xv[lo:hi] if self.resident else _tensor(self.val.read(np.arange(lo, hi)))), lo, hi
 
 
 def fit_head(

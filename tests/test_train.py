@@ -85,7 +85,7 @@ def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
     fit = lambda budget: fit_head(  # noqa: E731
         get_head("dense"), params, train, yt, val, yv, 2, 4, seed=1, budget_mb=budget
     )
-    held, streamed = fit(1024), fit(8 * 64 * 2 * 3 / 2**20)  # 3 batches of 64-byte rows: 5 chunks of 24 rows
+    held, streamed = fit(1024), fit(8 * 64 * 6 / 2**20)  # 6 batches of 64-byte rows: chunks of 48 rows
     for a, b in zip(held.model.get_weights(), streamed.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the same batches in the same order: the same model
     for k, v in held.history.items():  # sums over chunks: equal up to float rounding
