@@ -29,14 +29,14 @@ class Rows:
         """Rows over an in-memory array (used as it is), or ``array`` itself when it already is Rows."""
         if isinstance(array, Rows):
             return array
-        return cls((np.asarray(array),), np.arange(len(array)))
+        return cls((_floats(array),), np.arange(len(array)))
 
     @classmethod
     def views(cls, array: np.ndarray | Rows) -> Rows:
         """Rows over a (views, n, ...) in-memory stack, one source per view; Rows are returned as they are."""
         if isinstance(array, Rows):
             return array
-        return cls(tuple(np.asarray(v) for v in array), np.arange(array.shape[1]))
+        return cls(tuple(_floats(v) for v in array), np.arange(array.shape[1]))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -75,6 +75,12 @@ class Rows:
             sel = np.flatnonzero(src == s)
             _take(self.sources[int(s)], self.rows[idx[sel]], out, sel)
         return out
+
+
+def _floats(array: np.ndarray) -> np.ndarray:
+    """float16 stays float16 (the cache's dtype); any other array becomes float32."""
+    array = np.asarray(array)
+    return array if array.dtype in (np.float16, np.float32) else array.astype(np.float32)
 
 
 def _take(source: np.ndarray, rows: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:

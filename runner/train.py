@@ -108,7 +108,6 @@ class _Feed:
     """
 
     def __init__(self, train: Rows, views: Rows | None, val: Rows, budget: float, batch_size: int) -> None:
-
         self.train, self.views, self.val = train, views, val
         copies = len(views.sources) if views is not None else 1
         # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
@@ -175,6 +174,8 @@ def fit_head(
     set_seed(seed)
     binary = n_classes == 2
     train, val = Rows.of(x_train), Rows.of(x_val)
+    if val.dtype != train.dtype:  # one compiled signature: validation rows in the training rows' dtype
+        val = Rows.of(val.read().astype(train.dtype))
     views = None if x_views is None else Rows.views(x_views)
     model = head.build(tuple(train.shape[1:]), n_classes, params)
     ydtype = tf.float32 if binary else tf.int32
