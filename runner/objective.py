@@ -32,6 +32,10 @@ class Arrays:
         if self.x_views is not None:
             self.x_views = Rows.views(self.x_views)
 
+    def views(self, k: int) -> Rows | None:
+        """The first ``k`` augmented views, or None (k = 0 or no views)."""
+        return self.x_views.first(k) if k and self.x_views is not None else None
+
 
 class Prefixed:
     """A trial whose ``suggest_*`` names are prefixed (``dense.width``): heads never collide in one study."""
@@ -84,7 +88,7 @@ class Objective:
             self.seed + number,
             on_epoch=hook,
             history=history,
-            x_views=a.x_views.first(views) if views and a.x_views is not None else None,
+            x_views=a.views(views),
             budget_mb=self.budget_mb,
         )
 
@@ -95,7 +99,7 @@ class Objective:
     def splits(self, backbone: str, views: int = 0) -> list[tuple[np.ndarray, ...]]:
         """(x_train, y_train, x_val, y_val, x_views or None) per fold; one split without --folds."""
         a = self.arrays[backbone]
-        xv = a.x_views.first(views) if views and a.x_views is not None else None
+        xv = a.views(views)
         if self.folds <= 1:
             return [(a.x_train, a.y_train, a.x_val, a.y_val, xv)]
         from sklearn.model_selection import StratifiedKFold

@@ -173,7 +173,7 @@ def search(
     try:
         return _run(setup, call, emit, t0, _worker, n_jobs)
     except BaseException:
-        if studies.running(st) == 0:
+        if studies.running(st.get_trials(deepcopy=False)) == 0:
             cl.set_terminated(parent_id, status="KILLED")
         raise
 

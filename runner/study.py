@@ -158,7 +158,7 @@ def check_joinable(st: Any, total: int, resume: bool) -> None:
     """Without --resume a named study is joined only while it still has trials to run."""
     trials = st.get_trials(deepcopy=False)
     live = count_live(trials)
-    if not resume and live >= total and not any(t.state.name in ("RUNNING", "WAITING") for t in trials):
+    if not resume and live >= total and not running(trials):
         raise RunnerError(
             "study already complete",
             received=f"{st.study_name} with {live} trial(s)",
@@ -185,8 +185,9 @@ def state_counts(trials: list[Any]) -> dict[str, int]:
     return counts
 
 
-def running(st: Any) -> int:
-    return sum(1 for t in st.get_trials(deepcopy=False) if t.state.name in ("RUNNING", "WAITING"))
+def running(trials: list[Any]) -> int:
+    """Trials running or queued."""
+    return sum(1 for t in trials if t.state.name in ("RUNNING", "WAITING"))
 
 
 def recover_stale(st: Any, on_stale: OnStale) -> int:

@@ -121,7 +121,8 @@ class _Feed:
                 for v in range(copies):
                     views.read(source=v, out=x[v * len(train) : (v + 1) * len(train)])
                 self.x = _tensor(x)
-            self.xv = _tensor(val.read())
+            xv = _tensor(val.read())  # the blocks, sliced once (not every epoch)
+            self.val_blocks = [(xv[lo:hi], lo, hi) for lo, hi in self._blocks()]
 
     def epoch(self, order: np.ndarray, pick: np.ndarray | None):
         """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image."""
@@ -137,12 +138,17 @@ class _Feed:
             data = self.train.read(part) if pick is None else self.views.read(part, pick[part])
             yield _tensor(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
 
+    def _blocks(self) -> list[tuple[int, int]]:
+        block = min(1024, self.chunk)  # the forward pass casts a block to float32
+        return [(lo, min(lo + block, len(self.val))) for lo in range(0, len(self.val), block)]
+
     def validation(self):
-        """(x, first row, end) over the validation rows, in blocks: the forward pass casts a block to float32."""
-        block = min(1024, self.chunk)
-        for lo in range(0, len(self.val), block):
-            hi = min(lo + block, len(self.val))
-            yield (self.xv[lo:hi] if self.resident else _tensor(self.val.read(np.arange(lo, hi)))), lo, hi
+        """(x, first row, end) over the validation rows, in blocks."""
+        if self.resident:
+            yield from self.val_blocks
+            return
+        for lo, hi in self._blocks():
+            yield _tensor(self.val.read(np.arange(lo, hi))), lo, hi
 
 
 def fit_head(
@@ -181,8 +187,9 @@ def fit_head(
     ydtype = tf.float32 if binary else tf.int32
     y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
     yv = tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
-    feed = _Feed(train, views, val, budget_mb * 2**20, head.batch_size(params))
-    run, validate = _steps(model, head.optimizer(params), binary, feed, head.batch_size(params))
+    batch_size = head.batch_size(params)
+    feed = _Feed(train, views, val, budget_mb * 2**20, batch_size)
+    run, validate = _steps(model, head.optimizer(params), binary, feed, batch_size)
 
     def evaluate() -> tuple[float, float, np.ndarray]:
         loss, hits, parts = 0.0, 0.0, []
