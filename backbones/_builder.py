@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from runner.specs import BackboneSpec
+from runner.plugins.specs import BackboneSpec
 
 KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 LICENCES = {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backbones._builder import KERAS_WEIGHTS, LICENCES, halve, keras_application
-from runner.registry import register_backbone
-from runner.specs import BackboneSpec
+from runner.plugins.registry import register_backbone
+from runner.plugins.specs import BackboneSpec
 
 
 def _convnext(size: str, channels: int, params: int | None) -> BackboneSpec:

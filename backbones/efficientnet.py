@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backbones._builder import LICENCES, halve, keras_application
-from runner.registry import register_backbone
-from runner.specs import BackboneSpec
+from runner.plugins.registry import register_backbone
+from runner.plugins.specs import BackboneSpec
 
 FOLDER = "https://storage.googleapis.com/keras-applications/"
 

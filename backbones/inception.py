@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from backbones._builder import KERAS_WEIGHTS, LICENCES, keras_application
-from runner.registry import register_backbone
-from runner.specs import BackboneSpec
+from runner.plugins.registry import register_backbone
+from runner.plugins.specs import BackboneSpec
 
 
 def _inception_spatial(s: int) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backbones._builder import KERAS_WEIGHTS, LICENCES, halve, keras_application
-from runner.registry import register_backbone
-from runner.specs import BackboneSpec
+from runner.plugins.registry import register_backbone
+from runner.plugins.specs import BackboneSpec
 
 _ALPHA_TEXT = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runner.registry import register_backbone
-from runner.specs import BackboneSpec
+from runner.plugins.registry import register_backbone
+from runner.plugins.specs import BackboneSpec
 
 
 def _build(input_shape: tuple[int, int, int], weights: str | None):

@@ -21,7 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runner import data, features, registry  # noqa: E402
+from runner.data import dataset as data
+from runner.features import extract as features
+from runner.plugins import registry
 
 
 def make_images(root: Path, n: int) -> Path:

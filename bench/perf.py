@@ -26,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
-from runner.rows import DEFAULT_BUDGET_MB  # noqa: E402
+from runner.features.rows import DEFAULT_BUDGET_MB  # noqa: E402
 
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -83,8 +83,10 @@ def matmul_ceiling() -> float:
 
 
 def bench_extraction(images: Path, n: int) -> None:
-    from runner import data, features, registry
-    from runner.cache import FeatureCache
+    from runner.data import dataset as data
+    from runner.features import extract as features
+    from runner.features.cache import FeatureCache
+    from runner.plugins import registry
 
     ceiling = matmul_ceiling()
     row("float32 matmul 2048^3 (ceiling)", f"{ceiling:.0f} GFLOP/s", "", "")
@@ -122,10 +124,10 @@ def bench_extraction(images: Path, n: int) -> None:
 
 def bench_search(images: Path, n: int, trials: int, epochs: int, workdir: Path) -> dict:
     import runner
-    from runner import data
-    from runner.cache import FeatureCache
-    from runner.registry import get_head
-    from runner.train import fit_head, set_seed
+    from runner.data import dataset as data
+    from runner.features.cache import FeatureCache
+    from runner.plugins.registry import get_head
+    from runner.searching.train import fit_head, set_seed
 
     os.chdir(workdir)
     kw = dict(
@@ -232,8 +234,10 @@ def keras_tuner_search(xt, yt, xv, yv, trials: int, epochs: int, workdir: Path) 
 RSS_CODE = """
 import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-from runner import data, features, registry
-from runner.cache import FeatureCache
+from runner.data import dataset as data
+from runner.features import extract as features
+from runner.plugins import registry
+from runner.features.cache import FeatureCache
 mode, images, n, cache_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ds = data.load_dataset(images, per_class=n // 2)
 spec = registry.get_backbone("mobilenet_v2_035")
@@ -241,9 +245,9 @@ w = features.Weights("none", "random:seed=0")
 t = time.perf_counter()
 entry, hit = features.get_features(ds, spec, 96, w, FeatureCache(cache_dir))
 if mode.startswith("train"):  # what a search does: positions into the memory-mapped entry, one trial of 2 epochs
-    from runner.registry import get_head
-    from runner.rows import Rows
-    from runner.train import fit_head
+    from runner.plugins.registry import get_head
+    from runner.features.rows import Rows
+    from runner.searching.train import fit_head
     tr, va = data.split(ds.labels, 0.2, 0)
     x = Rows((entry.features(),), tr), Rows((entry.features(),), va)
     params = dict(pooling="avg", width=64, dropout=0.2, learning_rate=1e-3, optimizer="adam", batch_size=64)

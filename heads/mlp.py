@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from heads._common import OPTIMIZERS, POOLINGS, optimizer, output, pooled_input
-from runner.registry import register_head
-from runner.specs import Head
+from runner.plugins.registry import register_head
+from runner.plugins.specs import Head
 
 
 class MLPHead(Head):

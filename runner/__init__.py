@@ -7,9 +7,9 @@ Cached backbone features, an Optuna search over classifier heads, MLflow trackin
 from __future__ import annotations
 
 from runner.errors import RunnerError
-from runner.registry import get_backbone, get_head, register_backbone, register_head
-from runner.search import SearchResult, search  # noqa: E402  (function shadows the module name)
-from runner.specs import BackboneSpec, Head
+from runner.plugins.registry import get_backbone, get_head, register_backbone, register_head
+from runner.plugins.specs import BackboneSpec, Head
+from runner.searching.run import SearchResult, search  # noqa: E402  (function shadows the module name)
 
 __version__ = "0.1.0"
 __all__ = [

@@ -9,11 +9,11 @@ import pytest
 from conftest import make_folders
 
 import runner
-from runner import tracking
-from runner.augment import Policy, View
-from runner.cache import FeatureCache
-from runner.data import load_dataset
+from runner.data.dataset import load_dataset
 from runner.errors import RunnerError
+from runner.features.augment import Policy, View
+from runner.features.cache import FeatureCache
+from runner.tracking import runs as tracking
 
 SMALL = {"backbone": "tiny_cnn", "weights": "none", "image_size": 32, "epochs": 3}
 
@@ -67,7 +67,7 @@ def test_views_are_cached_reused_and_keyed_by_policy(workdir: Path) -> None:
 
 def test_training_on_views_differs_from_plain(workdir: Path) -> None:
     from heads.dense import DenseHead
-    from runner.train import fit_head
+    from runner.searching.train import fit_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20, 2, 2, 4)).astype("float32")

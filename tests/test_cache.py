@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner import data, features
-from runner.cache import FeatureCache, make_key
+from runner.data import dataset as data
 from runner.errors import RunnerError
-from runner.registry import get_backbone
+from runner.features import extract as features
+from runner.features.cache import FeatureCache, make_key
+from runner.plugins.registry import get_backbone
 
 
 def _key(ds, spec=None, size=32, weights=None, **patch):
@@ -140,7 +141,7 @@ def test_hashes_trusted_by_size_and_mtime_until_rehash(folders: Path, tmp_path: 
 
 
 def test_weights_file_hashed_once(tmp_path: Path) -> None:
-    from runner.hashindex import HashIndex, file_digest
+    from runner.data.hashindex import HashIndex, file_digest
 
     w = tmp_path / "w.weights.h5"
     w.write_bytes(b"a" * 1000)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner import registry
-from runner.testing import check_backbone, check_head
+from runner.plugins import registry
+from runner.plugins.testing import check_backbone, check_head
 
 NAMES = registry.backbones.names()
 BUILTIN = [n for n in NAMES if registry.backbones.entry(n).source == "builtin"]

@@ -9,10 +9,11 @@ import pytest
 from conftest import make_folders
 
 import runner
-from runner import tracking, unfreeze
 from runner.errors import RunnerError
-from runner.finetune import finetune
-from runner.registry import get_backbone
+from runner.finetuning import unfreeze
+from runner.finetuning.run import finetune
+from runner.plugins.registry import get_backbone
+from runner.tracking import runs as tracking
 
 
 def _backbone(name: str):

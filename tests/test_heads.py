@@ -4,7 +4,7 @@ import numpy as np
 import optuna
 import pytest
 
-from runner import registry
+from runner.plugins import registry
 
 
 def _params(name: str, seed: int = 0) -> dict:

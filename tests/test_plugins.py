@@ -11,9 +11,9 @@ import pytest
 from conftest import make_folders
 
 import runner
-from runner import registry
-from runner.catalog import backbone_rows, head_rows
 from runner.errors import RegistryError
+from runner.plugins import registry
+from runner.plugins.catalog import backbone_rows, head_rows
 
 
 def _installed(dist: str) -> bool:
@@ -35,7 +35,7 @@ def _fresh(monkeypatch: pytest.MonkeyPatch, eps: list[metadata.EntryPoint]) -> r
 def test_entry_points_are_lazy_and_broken_ones_fail_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "lazy_plugin_mod.py"
     pkg.write_text(
-        "from runner.registry import get_backbone\ndef spec():\n    return get_backbone('tiny_cnn')\n"
+        "from runner.plugins.registry import get_backbone\ndef spec():\n    return get_backbone('tiny_cnn')\n"
         "def renamed():\n    import dataclasses\n    return dataclasses.replace(spec(), name='lazy_ok')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -85,7 +85,7 @@ def test_code_file_registers_backbone_and_head(tmp_path: Path, workdir: Path) ->
     )
     assert r.backbone == "code_tiny" and r.head == "code_linear"
     assert registry.backbones.entry("code_tiny").source == str(code)
-    from runner import tracking
+    from runner.tracking import runs as tracking
 
     params = tracking.client(tracking.tracking_uri()).get_run(r.parent_run_id).data.params
     assert str(code) in params["sources"]  # provenance logged on every run
@@ -100,7 +100,7 @@ def test_installed_demo_plugin_is_found_listed_and_searched(workdir: Path) -> No
     rows = {r["name"]: r for r in backbone_rows()}
     assert rows["demo_convnet"]["source"] == "runner-demo-plugin==0.1.0" and rows["demo_convnet"]["status"] == "ok"
     assert {r["name"]: r["source"] for r in head_rows()}["demo_gap"] == "runner-demo-plugin==0.1.0"
-    from runner.testing import check_backbone, check_head
+    from runner.plugins.testing import check_backbone, check_head
 
     check_backbone(registry.get_backbone("demo_convnet"))
     check_head(registry.get_head("demo_gap"))
@@ -109,7 +109,7 @@ def test_installed_demo_plugin_is_found_listed_and_searched(workdir: Path) -> No
         str(root), backbone="demo_convnet", head="demo_gap", weights="none", image_size=16, trials=2, epochs=2
     )
     assert r.backbone == "demo_convnet" and r.registered_model["version"] == 1
-    from runner import tracking
+    from runner.tracking import runs as tracking
 
     params = tracking.client(tracking.tracking_uri()).get_run(r.parent_run_id).data.params
     assert "runner-demo-plugin==0.1.0" in params["sources"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runner import preprocess
+from runner.features import preprocess
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,9 @@ def test_evaluate_and_predict_real_photos(shared: Path, workdir: Path) -> None:
     50 per class it never saw it stays high."""
     import shutil
 
-    from runner import data
-    from runner.evaluate import evaluate
-    from runner.predict import predict
+    from runner.data import dataset as data
+    from runner.use.evaluate import evaluate
+    from runner.use.predict import predict
 
     src = shared / "data" / "dogs-vs-cats-300"
     r = runner.search(

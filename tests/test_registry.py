@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner import registry
 from runner.errors import RegistryError
-from runner.specs import BackboneSpec
+from runner.plugins import registry
+from runner.plugins.specs import BackboneSpec
 
 CORE = [
     "mobilenet_v2",

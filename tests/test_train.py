@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runner.registry import get_head
-from runner.train import fit_head
-from runner.updates import updater
+from runner.plugins.registry import get_head
+from runner.searching.train import fit_head
+from runner.searching.updates import updater
 
 
 @pytest.mark.parametrize("name", ["RMSprop", "Adam"])
@@ -67,7 +67,7 @@ def test_pruning_hook_stops_training() -> None:
 
 
 def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
-    from runner.rows import Rows
+    from runner.features.rows import Rows
 
     xt, yt, xv, yv = _data()
     path = tmp_path / "features.npy"
@@ -101,7 +101,7 @@ def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
 
 
 def test_rows_read_in_any_order_from_any_source(tmp_path) -> None:
-    from runner.rows import Rows
+    from runner.features.rows import Rows
 
     a = np.arange(40, dtype=np.float16).reshape(10, 2, 2)
     np.save(tmp_path / "a.npy", a)

@@ -11,11 +11,12 @@ import pytest
 from conftest import class_image, make_folders, write_image
 
 import runner
-from runner import data, tracking
+from runner.data import dataset as data
 from runner.errors import RunnerError
-from runner.evaluate import evaluate
-from runner.export import export
-from runner.predict import predict
+from runner.tracking import runs as tracking
+from runner.use.evaluate import evaluate
+from runner.use.export import export
+from runner.use.predict import predict
 
 
 @pytest.fixture(scope="module")

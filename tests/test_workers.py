@@ -16,15 +16,15 @@ import pytest
 from conftest import make_folders
 
 import runner
-from runner import study as studies
-from runner import tracking
 from runner.errors import RunnerError
+from runner.searching import study as studies
+from runner.tracking import runs as tracking
 
 ARGS = ["--backbone", "mobilenet_v2_035", "--weights", "none", "--image-size", "32", "--epochs", "3", "--json"]
 SLOW_HEAD = '''
 import time
 from heads.dense import DenseHead
-from runner.registry import register_head
+from runner.plugins.registry import register_head
 
 @register_head("slow_dense")
 class SlowDense(DenseHead):
@@ -208,7 +208,7 @@ def test_folds_repeats_and_study_report(workdir: Path) -> None:
     assert arts == {"report/trials.csv", "report/study.html"}
     from typer.testing import CliRunner
 
-    from runner.cli import app
+    from runner.cli.main import app
 
     rows = json.loads(CliRunner().invoke(app, ["studies", "list", "--json"]).stdout)
     assert [row["study"] for row in rows] == [r.study_name] and sum(rows[0]["trials"].values()) == 2

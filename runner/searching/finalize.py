@@ -1,0 +1,156 @@
+"""The end of a search: the best trial becomes one end-to-end model, logged with MLflow and registered."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.data.dataset import Dataset
+from runner.errors import RunnerError
+from runner.searching.objective import Objective
+from runner.searching.reports import report
+from runner.searching.study import state_counts
+from runner.tracking import runs as tracking
+
+
+@dataclass
+class SearchResult:
+    parent_run_id: str
+    experiment_id: str
+    study_name: str
+    best_trial: int
+    backbone: str
+    head: str
+    best_params: dict[str, Any]
+    best_metrics: dict[str, float]
+    model_uri: str
+    registered_model: dict[str, Any]
+    n_trials: dict[str, int]
+    per_backbone: dict[str, float] = field(default_factory=dict)
+    storage: str = ""
+    cache: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    finalized: bool = True  # False: another worker finishes the study and registers the model
+    worker: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for t in trials:
+        name = t.user_attrs["choice"]["backbone"]
+        if name not in best or (t.value > best[name] if maximize else t.value < best[name]):
+            best[name] = float(t.value)
+    return best
+
+
+def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
+    """A worker that does not finish the study: the best trial so far and the model registered last (if any)."""
+    from optuna.trial import TrialState
+
+    done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = st.best_trial if done else None
+    choice = best.user_attrs["choice"] if best else {"backbone": "", "head": "", "params": {}}
+    model = st.user_attrs.get("model", {})
+    return SearchResult(
+        parent_id,
+        exp_id,
+        st.study_name,
+        best.number if best else -1,
+        choice["backbone"],
+        choice["head"],
+        dict(choice["params"]),
+        dict(best.user_attrs.get("metrics", {})) if best else {},
+        model.get("uri", ""),
+        {k: model[k] for k in ("name", "version") if k in model},
+        state_counts(st.get_trials(deepcopy=False)),
+        finalized=False,
+    )
+
+
+def finalize(
+    data: str,
+    st: Any,
+    objective: Objective,
+    sets: dict[str, Any],
+    ds: Dataset,
+    cl: Any,
+    uri: str,
+    parent_id: str,
+    register_name: str | None,
+) -> SearchResult:
+    from optuna.trial import TrialState
+
+    from runner.features.endtoend import end_to_end, model_metadata
+
+    done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        raise RunnerError(
+            "no trial completed",
+            received=f"{len(st.trials)} trial(s), all pruned or failed",
+            expected="at least one complete trial",
+            fix="raise --trials or --timeout",
+        )
+    best = st.best_trial
+    choice = best.user_attrs["choice"]
+    fs = sets[choice["backbone"]]
+    head = objective.heads[choice["head"]]
+    params = dict(choice["params"])
+    metrics = dict(best.user_attrs.get("metrics", {}))
+    if best.number in objective.best_weights:
+        head_model = head.build(tuple(objective.arrays[fs.spec.name].x_train.shape[1:]), len(ds.classes), params)
+        head_model.set_weights(objective.best_weights[best.number])
+    else:  # ran in another process (retrain with its own seed: deterministic), or cross-validated (refit)
+        fit = objective.fit(choice, best.number)
+        head_model = fit.model
+        if objective.cross:  # the model is the refit on the training split, scored on the validation split
+            metrics = fit.metrics | {f"cv_{k}": v for k, v in metrics.items()}
+    model = end_to_end(fs.spec, fs.size, fs.weights, fs.entry, head_model)
+    name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
+    extra = {
+        "data": data if data == "demo" else str(Path(data).expanduser().resolve()),
+        "best_trial": best.number,
+        "head": choice["head"],
+        "params": params,
+        "data_fingerprint": fs.entry.meta["parts"]["data"],
+        "study": st.study_name,
+        "parent_run_id": parent_id,
+    }
+    meta = model_metadata(fs.spec, fs.size, fs.weights, ds.classes, extra)
+    model_uri, version = tracking.log_keras_model(uri, parent_id, model, fs.size, model.output_shape[-1], name, meta)
+    tracking.learning_curves(cl, parent_id, best.user_attrs.get("history", {}))
+    cl.log_dict(parent_id, {"backbone": fs.spec.name, "head": choice["head"], **params}, "best_params.json")
+    shown = {"backbone": fs.spec.name, "head": choice["head"]} | params
+    if "views" in choice:
+        shown["augment_views"] = choice["views"]
+    tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in shown.items()} | {"best_trial": best.number})
+    per_backbone = _per_backbone(done, objective.maximize)
+    tracking.log_metrics(
+        cl,
+        parent_id,
+        {f"best_{k}": v for k, v in metrics.items()}
+        | {f"best_val_{objective.metric}.{k}": v for k, v in per_backbone.items()},
+    )
+    cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
+    if "views" in choice:
+        cl.set_tag(parent_id, "augment_won", f"{choice['views']} view(s)" if choice["views"] else "no (plain features)")
+    report(cl, parent_id, st)
+    return SearchResult(
+        parent_id,
+        cl.get_run(parent_id).info.experiment_id,
+        st.study_name,
+        best.number,
+        fs.spec.name,
+        choice["head"],
+        params,
+        metrics,
+        model_uri,
+        {"name": name, "version": version},
+        state_counts(st.get_trials(deepcopy=False)),
+        per_backbone,
+    )

@@ -1,0 +1,131 @@
+"""Running a worker's share of a study: exact totals across any number of workers, helper processes for
+``--n-jobs``, and which worker finishes the study (and registers the model).
+
+The total is kept exact without a lock: Optuna numbers trials atomically, and trial N runs only if fewer than
+``total`` counted trials (complete, pruned, running or queued) have a smaller number; otherwise it is marked
+``surplus`` and fails before any work (that only happens when workers race for the last trial).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queues
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from runner.searching import study as studies
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+class Surplus(Exception):
+    """Raised inside a trial started after the study had reached its total (by another worker)."""
+
+
+def run_share(
+    st: Any, objective: Callable[[Any], float], total: int, timeout: float | None, worker: str, wait: bool
+) -> int:
+    """Run trials until the study has ``total`` of them (counted across all workers); returns how many ran here.
+
+    ``wait``: the storage has heartbeats, so when only other workers' trials are left this worker waits for them,
+    picking up the retry of any whose worker died.
+    """
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    warnings.filterwarnings("ignore", ".*fail_stale_trials", optuna.exceptions.ExperimentalWarning)
+
+    ran = 0
+    surplus: list[int] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def guarded(trial: Any) -> float:
+        if studies.count_live(st.get_trials(deepcopy=False), below=trial.number) >= total:
+            trial.set_user_attr("surplus", True)
+            surplus.append(trial.number)
+            raise Surplus(f"trial {trial.number}: the study already has its {total} trials")
+        trial.set_user_attr("worker", worker)
+        return objective(trial)
+
+    while deadline is None or time.monotonic() < deadline:
+        if wait:
+            fail_stale_trials(st)  # a dead worker's trial: failed, its parameters queued again
+        trials = st.get_trials(deepcopy=False)
+        waiting = any(t.state.name == "WAITING" for t in trials)
+        if studies.count_live(trials) >= total and not waiting:
+            if not (wait and any(t.state.name == "RUNNING" for t in trials)):
+                break
+            time.sleep(1.0)
+            continue
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+        st.optimize(guarded, n_trials=1, timeout=left, catch=(Surplus,), gc_after_trial=True)
+        if surplus:
+            break
+        ran += 1
+    return ran
+
+
+def is_finisher(st: Any, worker: str) -> bool:
+    """Whether this worker finalizes: nothing is left running and it owns the trial that completed last; a worker
+    that ran nothing (e.g. resuming a finished study) finalizes when the study changed since the last model."""
+    trials = st.get_trials(deepcopy=False)
+    if any(t.state.name in ("RUNNING", "WAITING") for t in trials):
+        return False
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and t.datetime_complete is not None]
+    if not done:
+        return True  # nothing completed: finalize reports why
+    if not any(t.user_attrs.get("worker") == worker for t in done):
+        return st.user_attrs.get("finalized_at") != len(done)
+    last = max(done, key=lambda t: (t.datetime_complete, t.number))
+    return last.user_attrs.get("worker") == worker
+
+
+def _helper(kwargs: dict[str, Any], worker: str, events: Any) -> None:
+    from runner.searching.run import search
+
+    def forward(kind: str, payload: dict[str, Any]) -> None:
+        if kind in ("trial", "warning"):
+            events.put((kind, payload))
+
+    search(**kwargs, on_event=forward, _worker=worker)
+
+
+class Helpers:
+    """``n`` extra processes running the same search as helpers of ``worker`` (they never finalize); their trial
+    events are forwarded to ``emit``."""
+
+    def __init__(self, n: int, kwargs: dict[str, Any], worker: str, emit: Event) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.events = ctx.Queue()
+        self.procs = [
+            ctx.Process(target=_helper, args=(kwargs, worker, self.events), name=f"runner-helper-{i}", daemon=True)
+            for i in range(n)
+        ]
+        self.emit = emit
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._forward, daemon=True)
+        for p in self.procs:
+            p.start()
+        self._pump.start()
+
+    def _forward(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, payload = self.events.get(timeout=0.2)
+            except queues.Empty:
+                continue
+            self.emit(kind, payload)
+
+    def join(self, ok: bool) -> list[int]:
+        """Wait for the helpers (terminate them if the main worker failed); returns their exit codes."""
+        for p in self.procs:
+            if not ok:
+                p.terminate()
+            p.join()
+        time.sleep(0.3)
+        self._stop.set()
+        self._pump.join()
+        return [p.exitcode or 0 for p in self.procs]
