@@ -18,10 +18,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from runner.data import dataset as data
+from runner import data
 from runner.features import extract as features
 from runner.plugins import registry
 

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np  # noqa: E402
+import numpy as np
 
-from runner.features.rows import DEFAULT_BUDGET_MB  # noqa: E402
+from runner.features.rows import DEFAULT_BUDGET_MB
 
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -83,7 +83,7 @@ def matmul_ceiling() -> float:
 
 
 def bench_extraction(images: Path, n: int) -> None:
-    from runner.data import dataset as data
+    from runner import data
     from runner.features import extract as features
     from runner.features.cache import FeatureCache
     from runner.plugins import registry
@@ -124,7 +124,7 @@ def bench_extraction(images: Path, n: int) -> None:
 
 def bench_search(images: Path, n: int, trials: int, epochs: int, workdir: Path) -> dict:
     import runner
-    from runner.data import dataset as data
+    from runner import data
     from runner.features.cache import FeatureCache
     from runner.plugins.registry import get_head
     from runner.searching.train import fit_head, set_seed
@@ -234,7 +234,7 @@ def keras_tuner_search(xt, yt, xv, yv, trials: int, epochs: int, workdir: Path) 
 RSS_CODE = """
 import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-from runner.data import dataset as data
+from runner import data
 from runner.features import extract as features
 from runner.plugins import registry
 from runner.features.cache import FeatureCache

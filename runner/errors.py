@@ -31,3 +31,9 @@ class WeightsError(RunnerError):
 
 class RegistryError(RunnerError):
     """An unknown, duplicate or broken backbone or head."""
+
+
+def require(cond: bool, what: str, received: object, expected: str, fix: str) -> None:
+    """Raise a :class:`RunnerError` (what / received / expected / fix) unless ``cond`` holds."""
+    if not cond:
+        raise RunnerError(what, received=received, expected=expected, fix=fix)

@@ -9,11 +9,11 @@ import pytest
 from conftest import make_folders
 
 import runner
-from runner.data.dataset import load_dataset
+from runner import tracking
+from runner.data.load import load_dataset
 from runner.errors import RunnerError
 from runner.features.augment import Policy, View
 from runner.features.cache import FeatureCache
-from runner.tracking import runs as tracking
 
 SMALL = {"backbone": "tiny_cnn", "weights": "none", "image_size": 32, "epochs": 3}
 

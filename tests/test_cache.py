@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner.data import dataset as data
+from runner import data
 from runner.errors import RunnerError
 from runner.features import extract as features
 from runner.features.cache import FeatureCache, make_key

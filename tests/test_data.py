@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import make_folders, write_image
 
-from runner.data import dataset as data
+from runner import data
 from runner.data import images
 from runner.errors import DataError
 

@@ -9,11 +9,11 @@ import pytest
 from conftest import make_folders
 
 import runner
+from runner import tracking
 from runner.errors import RunnerError
 from runner.finetuning import unfreeze
 from runner.finetuning.run import finetune
 from runner.plugins.registry import get_backbone
-from runner.tracking import runs as tracking
 
 
 def _backbone(name: str):

@@ -85,7 +85,7 @@ def test_code_file_registers_backbone_and_head(tmp_path: Path, workdir: Path) ->
     )
     assert r.backbone == "code_tiny" and r.head == "code_linear"
     assert registry.backbones.entry("code_tiny").source == str(code)
-    from runner.tracking import runs as tracking
+    from runner import tracking
 
     params = tracking.client(tracking.tracking_uri()).get_run(r.parent_run_id).data.params
     assert str(code) in params["sources"]  # provenance logged on every run
@@ -109,7 +109,7 @@ def test_installed_demo_plugin_is_found_listed_and_searched(workdir: Path) -> No
         str(root), backbone="demo_convnet", head="demo_gap", weights="none", image_size=16, trials=2, epochs=2
     )
     assert r.backbone == "demo_convnet" and r.registered_model["version"] == 1
-    from runner.tracking import runs as tracking
+    from runner import tracking
 
     params = tracking.client(tracking.tracking_uri()).get_run(r.parent_run_id).data.params
     assert "runner-demo-plugin==0.1.0" in params["sources"]

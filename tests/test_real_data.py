@@ -55,7 +55,7 @@ def test_evaluate_and_predict_real_photos(shared: Path, workdir: Path) -> None:
     50 per class it never saw it stays high."""
     import shutil
 
-    from runner.data import dataset as data
+    from runner import data
     from runner.use.evaluate import evaluate
     from runner.use.predict import predict
 

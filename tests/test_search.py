@@ -9,9 +9,8 @@ import pytest
 from conftest import make_folders, write_image
 
 import runner
-from runner.data import dataset as data
+from runner import data, tracking
 from runner.errors import RunnerError
-from runner.tracking import runs as tracking
 
 SMALL = {"backbone": "mobilenet_v2_035", "weights": "none", "image_size": 32, "epochs": 4}
 

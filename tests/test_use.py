@@ -11,9 +11,8 @@ import pytest
 from conftest import class_image, make_folders, write_image
 
 import runner
-from runner.data import dataset as data
+from runner import data, tracking
 from runner.errors import RunnerError
-from runner.tracking import runs as tracking
 from runner.use.evaluate import evaluate
 from runner.use.export import export
 from runner.use.predict import predict

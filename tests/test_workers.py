@@ -16,9 +16,9 @@ import pytest
 from conftest import make_folders
 
 import runner
+from runner import tracking
 from runner.errors import RunnerError
 from runner.searching import study as studies
-from runner.tracking import runs as tracking
 
 ARGS = ["--backbone", "mobilenet_v2_035", "--weights", "none", "--image-size", "32", "--epochs", "3", "--json"]
 SLOW_HEAD = '''
@@ -160,7 +160,7 @@ def mlflow_server(workdir: Path):
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--backend-store-uri", f"sqlite:///{workdir / 'server.db'}", "--artifacts-destination", str(workdir / "a")]
     cmd += ["--workers", "2"]
-    log = open(workdir / "mlflow-server.log", "w")  # noqa: SIM115
+    log = open(workdir / "mlflow-server.log", "w")
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     import urllib.request

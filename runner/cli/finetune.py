@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import sys
 from typing import Annotated, Any
 
 import typer
+
+from runner.cli.options import with_options
+from runner.finetuning.config import FinetuneConfig
 
 EXAMPLES = (
     "Examples:\n\n"
@@ -28,58 +32,27 @@ def _progress(kind: str, p: dict[str, Any]) -> None:
         )
 
 
-def finetune(
-    source: Annotated[str, typer.Argument(help="The search's parent run id, or its registered model URI.")],
-    unfreeze: Annotated[
-        int | None, typer.Option(help="Train the top N layers of the backbone (BatchNorm stays frozen).")
-    ] = None,
-    unfreeze_blocks: Annotated[
-        int | None, typer.Option(help="Train the top N of the backbone's own blocks (default 1, e.g. VGG16 block5).")
-    ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate of phase 2 (RMSprop).")] = 1e-5,
-    head_lr: Annotated[
-        float | None, typer.Option(help="Phase 1 learning rate (default: the best trial's rate / 10).")
-    ] = None,
-    head_epochs: Annotated[int, typer.Option(help="Phase 1: epochs of the head alone, with augmentation.")] = 5,
-    epochs: Annotated[int, typer.Option(help="Phase 2: maximum epochs with the top of the base unfrozen.")] = 20,
-    patience: Annotated[int, typer.Option(help="Early stopping on validation loss, per phase.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 16,
-    augment_policy: Annotated[
-        str | None, typer.Option(help="e.g. rotation=20,zoom=0.2,shift=0.1,contrast=0.2,flip=1 (the default).")
-    ] = None,
-    register: Annotated[
-        str, typer.Option(help="if-better (a new version only if it beats the search's model) | always | never.")
-    ] = "if-better",
-    trials: Annotated[
-        int, typer.Option(help="Run phase 2 this many times, searching the learning rate from --lr/10 to --lr*10.")
-    ] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the last interrupted fine-tuning of this search.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of shuffling and augmentation.")] = 0,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow URI (as for runner search).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-) -> None:
+SOURCE = inspect.Parameter(
+    "source",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    annotation=Annotated[str, typer.Argument(help="The search's parent run id, or its registered model URI.")],
+)
+JSON_OUT = inspect.Parameter(
+    "as_json",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")],
+)
+
+
+@with_options(FinetuneConfig, before=[SOURCE], after=[JSON_OUT])
+def finetune(source: str, as_json: bool = False, **options: Any) -> None:
     """Fine-tune a search's best model: head with augmentation, then the top of the backbone at a low rate."""
     from runner.finetuning.run import finetune as run_finetune
 
+    config = FinetuneConfig(**options)
     with contextlib.redirect_stdout(sys.stderr):
-        r = run_finetune(
-            source,
-            unfreeze_layers=unfreeze,
-            unfreeze_blocks=unfreeze_blocks,
-            lr=lr,
-            head_lr=head_lr,
-            head_epochs=head_epochs,
-            epochs=epochs,
-            patience=patience,
-            batch_size=batch_size,
-            augment_policy=augment_policy,
-            register=register,
-            trials=trials,
-            resume=resume,
-            seed=seed,
-            tracking_uri=tracking_uri,
-            on_event=_progress,
-        )
+        r = run_finetune(source, config, on_event=_progress)
     if as_json:
         typer.echo(json.dumps(r.to_dict(), default=str))
         return

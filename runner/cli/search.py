@@ -6,11 +6,12 @@ import contextlib
 import json
 import sys
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from runner.features.rows import DEFAULT_BUDGET_MB
+from runner.cli.options import JSON, with_options
+from runner.searching.config import SearchConfig
 
 EXAMPLES = (
     "Examples:\n\n"
@@ -100,114 +101,14 @@ def _summary(r: Any) -> str:
     return "\n".join(lines)
 
 
-def search(
-    data: Annotated[
-        str, typer.Option(help="Images: class folders, Kaggle flat folder, .zip, CSV path,label, or 'demo'.")
-    ] = "demo",
-    val_data: Annotated[
-        str | None, typer.Option(help="Explicit validation set (any layout) instead of --val-fraction.")
-    ] = None,
-    backbone: Annotated[
-        str, typer.Option(help="Backbone name, or several comma-separated to search the backbone too.")
-    ] = "vgg16",
-    head: Annotated[
-        str, typer.Option(help="Head name (dense, linear, mlp, ...), or several comma-separated.")
-    ] = "dense",
-    weights: Annotated[str, typer.Option(help="imagenet | none | PATH to a Keras weights file.")] = "imagenet",
-    image_size: Annotated[
-        int | None, typer.Option(help="Input size in px (default: the backbone's; demo: its minimum).")
-    ] = None,
-    per_class: Annotated[
-        int | None, typer.Option(help="Keep the first N images of each class (natural order).")
-    ] = None,
-    val_fraction: Annotated[float, typer.Option(help="Stratified validation fraction.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the sampler and every trial.")] = 0,
-    trials: Annotated[int, typer.Option(help="Total number of trials in the study.")] = 30,
-    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after this many seconds.")] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs per trial (early stopping on val loss).")] = 30,
-    metric: Annotated[str, typer.Option(help="Objective: log_loss (minimised) or accuracy (maximised).")] = "log_loss",
-    storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL (default: optuna.db next to the MLflow store).")
-    ] = None,
-    folds: Annotated[
-        int, typer.Option(help="Score each trial by stratified K-fold cross-validation (1: one split).")
-    ] = 1,
-    repeats: Annotated[int, typer.Option(help="Average this many seeds per trial.")] = 1,
-    memory_budget: Annotated[
-        float,
-        typer.Option(help="MiB of cached features a trial holds in memory; larger sets stream from the cache."),
-    ] = DEFAULT_BUDGET_MB,
-    augment_views: Annotated[
-        int, typer.Option(help="Cache K augmented views of each training image; searched: train on 0..K of them.")
-    ] = 0,
-    augment_policy: Annotated[
-        str | None,
-        typer.Option(help="Augmentation, e.g. rotation=20,zoom=0.2,shift=0.1,contrast=0.2,flip=1 (the default)."),
-    ] = None,
-    study: Annotated[
-        str | None, typer.Option(help="Study name (default: DATA-BACKBONE-timestamp); workers with one name share it.")
-    ] = None,
-    n_jobs: Annotated[int, typer.Option(help="Run trials in this many processes (one study).")] = 1,
-    heartbeat: Annotated[
-        int, typer.Option(help="Seconds between trial heartbeats (database storages); 2x silent = worker dead.")
-    ] = 10,
-    resume: Annotated[
-        bool, typer.Option(help="Continue an existing study (the latest for this data/backbone if unnamed).")
-    ] = False,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db).")
-    ] = None,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "runner",
-    register_name: Annotated[str | None, typer.Option(help="Registered model name (default: DATA-BACKBONE).")] = None,
-    cache_dir: Annotated[
-        str | None, typer.Option(envvar="RUNNER_CACHE_DIR", help="Feature cache folder (default ~/.cache/runner).")
-    ] = None,
-    code: Annotated[
-        list[str] | None, typer.Option(help="A .py file that registers backbones/heads (repeatable).")
-    ] = None,
-    rehash: Annotated[
-        bool, typer.Option(help="Hash every image again instead of trusting unchanged path+size+mtime.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout instead of a summary.")
-    ] = False,
-) -> None:
+@with_options(SearchConfig, before=[], after=[JSON])
+def search(as_json: bool = False, **options: Any) -> None:
     """Search classifier heads on cached backbone features; log every trial to MLflow; register the best model."""
     from runner.searching.run import search as run_search
 
+    config = SearchConfig(**options)  # checked before anything slow starts
     with contextlib.redirect_stdout(sys.stderr):  # libraries that print (Keras downloads) never pollute stdout
-        result = run_search(
-            data,
-            val_data=val_data,
-            backbone=backbone,
-            head=head,
-            weights=weights,
-            image_size=image_size,
-            per_class=per_class,
-            val_fraction=val_fraction,
-            seed=seed,
-            trials=trials,
-            timeout=timeout,
-            epochs=epochs,
-            metric=metric,
-            folds=folds,
-            repeats=repeats,
-            memory_budget=memory_budget,
-            augment_views=augment_views,
-            augment_policy=augment_policy,
-            n_jobs=n_jobs,
-            heartbeat=heartbeat,
-            storage=storage,
-            study=study,
-            resume=resume,
-            tracking_uri=tracking_uri,
-            experiment=experiment,
-            register_name=register_name,
-            cache_dir=cache_dir,
-            code=code,
-            rehash=rehash,
-            on_event=Printer(),
-        )
+        result = run_search(config, on_event=Printer())
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:

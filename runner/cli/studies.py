@@ -17,8 +17,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _storage(storage: str | None, tracking_uri: str | None) -> object:
+    from runner import tracking
     from runner.searching import study
-    from runner.tracking import runs as tracking
 
     return study.storage(storage or tracking.default_storage(tracking.tracking_uri(tracking_uri)))
 

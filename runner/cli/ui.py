@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from runner import tracking
 from runner.errors import RunnerError
-from runner.tracking import runs as tracking
 
 EXAMPLES = "Examples:\n\n  runner ui\n\n  runner ui --port 5001 --tracking-uri sqlite:///elsewhere/mlflow.db"
 

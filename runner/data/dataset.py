@@ -1,8 +1,7 @@
-"""Datasets: layout detection, natural ordering, content fingerprints, filtering and splits.
+"""The dataset: listed items and labels, natural ordering, content fingerprints, subsets and splits.
 
-Four layouts are detected automatically: class-per-folder, Kaggle's flat folder (``cat.0.jpg``), a
-``.zip`` of either (read in place), and a CSV of ``path,label``; plus ``demo`` (scikit-learn digits).
-A :class:`Dataset` lists items and labels; pixels are read only when :meth:`Dataset.image` is called.
+A :class:`Dataset` lists items and labels; pixels are read only when :meth:`Dataset.image` is called. Listing
+one from a path is :mod:`runner.data.load`'s job (layouts in :mod:`runner.data.layouts`).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -20,10 +18,6 @@ from runner.data import images as images_mod
 from runner.data.hashindex import HashIndex
 from runner.data.readers import ArrayReader, FileReader, ZipReader
 from runner.errors import DataError
-
-LAYOUTS_HELP = (
-    "a class-per-folder directory, a Kaggle flat folder (cat.0.jpg), a .zip of either, a CSV path,label, or 'demo'"
-)
 
 
 def natural_key(text: str) -> list[object]:
@@ -117,92 +111,6 @@ class Dataset:
 
     def counts(self) -> dict[str, int]:
         return {c: int(np.sum(self.labels == k)) for k, c in enumerate(self.classes)}
-
-
-def load_dataset(data: str | Path, per_class: int | None = None) -> Dataset:
-    """List the items of ``data`` (no pixels are decoded here)."""
-    if per_class is not None and per_class < 1:
-        raise DataError(
-            "bad --per-class", received=per_class, expected="an integer >= 1", fix="pass e.g. --per-class 1500"
-        )
-    from runner.data.layouts import demo, from_csv, from_dir, from_zip
-
-    if str(data) == "demo":
-        ds = demo()
-    else:
-        path = Path(data).expanduser()
-        if not path.exists():
-            raise DataError(
-                "data path does not exist",
-                received=str(data),
-                expected=LAYOUTS_HELP,
-                fix="check the path passed to --data",
-            )
-        if path.is_dir():
-            ds = from_dir(path)
-        elif path.suffix.lower() == ".zip":
-            ds = from_zip(path)
-        elif path.suffix.lower() == ".csv":
-            ds = from_csv(path)
-        else:
-            raise DataError(
-                "unsupported data file",
-                received=str(data),
-                expected=LAYOUTS_HELP,
-                fix="pass a folder, a .zip or a .csv",
-            )
-    if per_class is not None:
-        keep = np.concatenate([np.flatnonzero(ds.labels == k)[:per_class] for k in range(len(ds.classes))])
-        ds = ds.subset(np.sort(keep))
-    return ds
-
-
-def load_images(images: str | Path) -> Dataset:
-    """Unlabelled images to predict: a folder (all images below it), a .zip, or a CSV with a ``path`` column."""
-    from runner.data.layouts import build
-
-    path = Path(images).expanduser()
-    if not path.exists():
-        raise DataError(
-            "images path does not exist",
-            received=str(images),
-            expected="a folder of images, a .zip, or a CSV with a path column",
-            fix="check the path",
-        )
-    if path.is_dir():
-        rel = [
-            p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images_mod.is_image_name(p.name)
-        ]
-        ds = build(path.name, "folder", [(r, "") for r in rel], lambda names: FileReader([path / n for n in names]))
-    elif path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            rel = [m for m in zf.namelist() if not m.endswith("/") and images_mod.is_image_name(m)]
-        ds = build(path.stem, "zip", [(r, "") for r in rel], lambda names: ZipReader(path, names))
-    elif path.suffix.lower() == ".csv":
-        import pandas as pd
-
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if "path" not in frame.columns:
-            raise DataError(
-                "CSV lacks a path column",
-                received=list(frame.columns),
-                expected="a column named path",
-                fix="add a header line starting with path",
-            )
-        rows = [(p, "") for p in frame["path"]]
-        ds = build(path.stem, "csv", rows, lambda names: FileReader([path.parent / n for n in names]))
-    else:
-        raise DataError(
-            "unsupported images path",
-            received=str(images),
-            expected="a folder, a .zip or a .csv",
-            fix="pass a folder of images",
-        )
-    if len(ds) == 0:
-        raise DataError(
-            "no images found", received=str(images), expected="image files (jpg, png, ...)", fix="check the folder"
-        )
-    return ds
 
 
 def check_usable(ds: Dataset, what: str = "dataset") -> None:

@@ -1,19 +1,115 @@
-"""Layout detection for labelled data: class folders, Kaggle flat folder, zip of either, CSV, demo digits."""
+"""One listing per layout: a folder, a ``.zip`` (read in place), a CSV, the demo digits.
+
+Each listing filters the same way for training, prediction, evaluation and audit (image extensions only, no
+``__MACOSX/`` members, one clear error for a bad zip or an unreadable CSV). Labels, where the data carries them:
+class folders, Kaggle's flat names (``cat.0.jpg``), or a CSV's ``label`` column.
+"""
 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from runner.data import images
-from runner.data.dataset import LAYOUTS_HELP, Dataset, natural_key
+from runner.data.dataset import Dataset, natural_key
 from runner.data.readers import ArrayReader, FileReader, ZipReader
 from runner.errors import DataError
 
+LAYOUTS_HELP = (
+    "a class-per-folder directory, a Kaggle flat folder (cat.0.jpg), a .zip of either, a CSV path,label, or 'demo'"
+)
+Reader = FileReader | ZipReader | ArrayReader
 
-def _labelled(rel: list[str], where: str) -> tuple[str, list[tuple[str, str]]]:
+
+@dataclass
+class Listing:
+    """The image files of a path, before labels: relative names, a CSV's labels if it has them, a reader."""
+
+    name: str
+    kind: str  # "folder" | "zip" | "csv"
+    rel: list[str]
+    reader_for: Callable[[list[str]], Reader]
+    csv_labels: list[str] | None = None
+    root: Path | None = None
+
+
+def list_folder(path: Path) -> Listing:
+    rel = sorted(
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images.is_image_name(p.name)
+    )
+    return Listing(path.name, "folder", rel, lambda names: FileReader([path / n for n in names]), root=path)
+
+
+def list_zip(path: Path) -> Listing:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [
+                m for m in zf.namelist() if not m.endswith("/") and "__MACOSX/" not in m and images.is_image_name(m)
+            ]
+    except zipfile.BadZipFile as err:
+        raise DataError(
+            "cannot open zip", received=str(path), expected="a valid .zip archive", fix=f"re-create the archive ({err})"
+        ) from None
+    prefix, rel = _strip_common_dirs(members)
+    return Listing(path.stem, "zip", rel, lambda names: ZipReader(path, [prefix + n for n in names]))
+
+
+def list_csv(path: Path, labelled: bool) -> Listing:
+    """A CSV with a ``path`` column (paths relative to the CSV) and, when ``labelled``, a ``label`` column."""
+    import pandas as pd
+
+    needed = ("path", "label") if labelled else ("path",)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(
+            "cannot read CSV",
+            received=str(path),
+            expected=f"a CSV with columns {','.join(needed)}",
+            fix=f"fix the file ({str(err).splitlines()[0]})",
+        ) from None
+    if not set(needed) <= set(frame.columns):
+        raise DataError(
+            f"CSV {path} lacks the required columns",
+            received=list(frame.columns),
+            expected=" and ".join(f"a column {c!r}" for c in needed),
+            fix=f"add a header line '{','.join(needed)}'",
+        )
+    labels = list(frame["label"]) if labelled else None
+
+    def reader_for(names: list[str]) -> Reader:
+        return FileReader([path.parent / n for n in names])
+
+    return Listing(path.stem, "csv", list(frame["path"]), reader_for, labels, path.parent)
+
+
+def labelled(listing: Listing, where: str) -> Dataset:
+    """Labels from the listing's layout: a CSV's label column, class folders, or Kaggle's flat names."""
+    if listing.kind == "csv":
+        assert listing.csv_labels is not None and listing.root is not None
+        missing = [p for p in listing.rel if not (listing.root / p).is_file()]
+        if missing:
+            raise DataError(
+                f"{len(missing)} file(s) listed in {Path(where).name} do not exist",
+                received=missing[0],
+                expected=f"paths relative to {listing.root}",
+                fix="correct the paths or remove those rows",
+            )
+        return build(listing.name, "csv", list(zip(listing.rel, listing.csv_labels, strict=True)), listing.reader_for)
+    layout, pairs = _labels_of(listing.rel, where)
+    shown = f"zip:{layout}" if listing.kind == "zip" else layout
+    return build(listing.name, shown, pairs, listing.reader_for)
+
+
+def unlabelled(listing: Listing) -> Dataset:
+    return build(listing.name, listing.kind, [(r, "") for r in listing.rel], listing.reader_for)
+
+
+def _labels_of(rel: list[str], where: str) -> tuple[str, list[tuple[str, str]]]:
     """Detect the layout of relative image paths; return (layout, [(path, label)])."""
     if not rel:
         raise DataError(
@@ -52,67 +148,13 @@ def _strip_common_dirs(names: list[str]) -> tuple[str, list[str]]:
     return prefix, names
 
 
-def build(name: str, layout: str, pairs: list[tuple[str, str]], reader_for) -> Dataset:
+def build(name: str, layout: str, pairs: list[tuple[str, str]], reader_for: Callable[[list[str]], Reader]) -> Dataset:
     pairs = sorted(pairs, key=lambda pl: natural_key(pl[0]))
     classes = sorted({label for _, label in pairs})
     lookup = {c: k for k, c in enumerate(classes)}
     labels = np.array([lookup[label] for _, label in pairs], dtype=np.int64)
     names = [p for p, _ in pairs]
     return Dataset(name, layout, classes, names, labels, reader_for(names))
-
-
-def from_dir(path: Path) -> Dataset:
-    rel = sorted(
-        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and images.is_image_name(p.name)
-    )
-    layout, pairs = _labelled(rel, str(path))
-    return build(path.name, layout, pairs, lambda names: FileReader([path / n for n in names]))
-
-
-def from_zip(path: Path) -> Dataset:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = [
-                m for m in zf.namelist() if not m.endswith("/") and "__MACOSX/" not in m and images.is_image_name(m)
-            ]
-    except zipfile.BadZipFile as err:
-        raise DataError(
-            "cannot open zip", received=str(path), expected="a valid .zip archive", fix=f"re-create the archive ({err})"
-        ) from None
-    prefix, rel = _strip_common_dirs(members)
-    layout, pairs = _labelled(rel, str(path))
-    return build(path.stem, f"zip:{layout}", pairs, lambda names: ZipReader(path, [prefix + n for n in names]))
-
-
-def from_csv(path: Path) -> Dataset:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(
-            "cannot read CSV",
-            received=str(path),
-            expected="a CSV with columns path,label",
-            fix=f"fix the file ({str(err).splitlines()[0]})",
-        ) from None
-    if not {"path", "label"} <= set(frame.columns):
-        raise DataError(
-            f"CSV {path} lacks the required columns",
-            received=list(frame.columns),
-            expected="columns 'path' and 'label'",
-            fix="add a header line 'path,label'",
-        )
-    missing = [p for p in frame["path"] if not (path.parent / p).is_file()]
-    if missing:
-        raise DataError(
-            f"{len(missing)} file(s) listed in {path.name} do not exist",
-            received=missing[0],
-            expected=f"paths relative to {path.parent}",
-            fix="correct the paths or remove those rows",
-        )
-    pairs = list(zip(frame["path"], frame["label"], strict=True))
-    return build(path.stem, "csv", pairs, lambda names: FileReader([path.parent / n for n in names]))
 
 
 def demo() -> Dataset:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from runner.data.hashindex import HashIndex, file_digest
 from runner.errors import WeightsError
 from runner.features.cache import CacheEntry, FeatureCache, make_key
 from runner.features.rows import release
-from runner.plugins.specs import BackboneSpec
+from runner.plugins.specs import BackboneSpec, keras_home
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -28,14 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RANDOM_WEIGHTS_FILE = "backbone.weights.h5"
 Progress = Callable[[int, int, float], None]
-
-
-def keras_home() -> Path:
-    """Where Keras caches downloads (mirrors keras.utils.get_file's choice)."""
-    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
-    if "KERAS_HOME" not in os.environ and not os.access(base if base.exists() else base.parent, os.W_OK):
-        base = Path("/tmp/.keras")
-    return base
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int, inde
         try:  # Keras's own downloader, into Keras's own cache folder
             url = spec.weights_url(size) if spec.weights_url else ""
             keras.utils.get_file(fname, url, cache_subdir="models", cache_dir=str(path.parents[1]))
-        except Exception as err:  # noqa: BLE001  (Keras raises a bare Exception on fetch failure)
+        except Exception as err:  # Keras raises a bare Exception on fetch failure
             if not path.is_file():
                 raise WeightsError(
                     f"ImageNet weights for {spec.name} are not in the Keras cache and could not be downloaded "

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from runner.data.dataset import Dataset, load_dataset, split
+from runner.data.dataset import Dataset, split
+from runner.data.load import load_dataset
 from runner.data.stream import image_stream
 from runner.errors import RunnerError
 from runner.metrics import classification_metrics

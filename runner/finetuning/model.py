@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from runner import tracking
 from runner.errors import RunnerError
 from runner.features.augment import Policy
-from runner.tracking import runs as tracking
 
 
 def parts(model: Any) -> tuple[Any, Any]:
@@ -43,16 +45,37 @@ def augmented(model: Any, size: int, policy: Policy) -> Any:
     return keras.Model(inp, model(x), name="finetune")
 
 
-def watch(*args: Any) -> Any:
+@dataclass(frozen=True)
+class Where:
+    """A fine-tuning run: its MLflow client and run id, and its checkpoint folder."""
+
+    client: Any
+    run_id: str
+    ckpt: Path
+
+
+@dataclass
+class Progress:
+    """What the per-epoch callback needs: the phase, its epochs, where to report, the model to checkpoint, the best
+    validation loss so far (shared across phases, so only an improvement is checkpointed), the first epoch."""
+
+    phase: str
+    epochs: int
+    emit: Callable[[str, dict[str, Any]], None]
+    where: Where
+    inner: Any
+    best: list[float]
+    offset: int
+
+
+def watch(p: Progress) -> Any:
     """A Keras callback: progress with ETA per phase, per-epoch MLflow metrics, and the best model so far saved
     as a checkpoint (with the phase and epoch reached) so that an interrupted run can continue."""
     import keras
 
     class Watch(keras.callbacks.Callback):
-        def __init__(self, phase, epochs, emit, cl, run_id, inner, ckpt, best, offset):
+        def __init__(self) -> None:
             super().__init__()
-            self.phase, self.epochs, self.emit, self.cl, self.run_id = phase, epochs, emit, cl, run_id
-            self.inner, self.ckpt, self.best, self.offset = inner, ckpt, best, offset
             self.history: dict[str, list[float]] = {}
             self.t0 = time.perf_counter()
 
@@ -60,17 +83,18 @@ def watch(*args: Any) -> Any:
             logs = {k: float(v) for k, v in (logs or {}).items()}
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(v)
-            done = epoch + 1 - self.offset
-            eta = (time.perf_counter() - self.t0) / max(done, 1) * (self.epochs - epoch - 1)
-            self.emit("epoch", {"phase": self.phase, "epoch": epoch + 1, "epochs": self.epochs, "eta": eta} | logs)
-            tracking.log_metrics(self.cl, self.run_id, {f"{self.phase}_{k}": v for k, v in logs.items()}, epoch)
-            if logs.get("val_loss", np.inf) < self.best[0]:
-                self.best[0] = logs["val_loss"]
-                self.inner.save(self.ckpt / "model.keras")
-            state = {"phase": self.phase, "epoch": epoch + 1, "best_val_loss": self.best[0]}
-            (self.ckpt / "state.json").write_text(json.dumps(state))
+            done = epoch + 1 - p.offset
+            eta = (time.perf_counter() - self.t0) / max(done, 1) * (p.epochs - epoch - 1)
+            p.emit("epoch", {"phase": p.phase, "epoch": epoch + 1, "epochs": p.epochs, "eta": eta} | logs)
+            w = p.where
+            tracking.log_metrics(w.client, w.run_id, {f"{p.phase}_{k}": v for k, v in logs.items()}, epoch)
+            if logs.get("val_loss", np.inf) < p.best[0]:
+                p.best[0] = logs["val_loss"]
+                p.inner.save(w.ckpt / "model.keras")
+            state = {"phase": p.phase, "epoch": epoch + 1, "best_val_loss": p.best[0]}
+            (w.ckpt / "state.json").write_text(json.dumps(state))
 
-    return Watch(*args)
+    return Watch()
 
 
 def previous(cl: Any, exp_id: str, parent_id: str, root: Path) -> tuple[str, dict] | None:

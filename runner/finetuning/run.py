@@ -13,22 +13,19 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from runner import tracking
 from runner.errors import RunnerError
-from runner.features.augment import Policy
 from runner.finetuning import unfreeze
+from runner.finetuning.config import FinetuneConfig
 from runner.finetuning.data import Split, evaluate_model, load_split
-from runner.finetuning.model import augmented, parts, previous, watch
+from runner.finetuning.model import Progress, Where, augmented, parts, previous, watch
+from runner.finetuning.outcome import Scores, register_result, search_lr
 from runner.plugins.registry import get_head
-from runner.tracking import runs as tracking
 from runner.use.load import load
 
 Event = Callable[[str, dict[str, Any]], None]
-REGISTER = ("if-better", "always", "never")
 
 
 @dataclass
@@ -52,32 +49,23 @@ class FinetuneResult:
 
 def finetune(
     source: str,
+    config: FinetuneConfig | None = None,
+    /,
     *,
-    unfreeze_layers: int | None = None,
-    unfreeze_blocks: int | None = None,
-    lr: float = 1e-5,
-    head_lr: float | None = None,
-    head_epochs: int = 5,
-    epochs: int = 20,
-    patience: int = 3,
-    batch_size: int = 16,
-    augment_policy: str | None = None,
-    register: str = "if-better",
-    trials: int = 0,
-    resume: bool = False,
-    seed: int = 0,
-    tracking_uri: str | None = None,
     on_event: Event | None = None,
+    **options: Any,
 ) -> FinetuneResult:
-    """Fine-tune a search's model (``source``: its parent run id or its registered model URI).
+    """Fine-tune a search's model (``source``: its parent run id or its registered model URI), with a
+    :class:`FinetuneConfig` or its fields as keywords.
 
-    ``trials`` > 1: phase 2 is run that many times from the phase-1 model, with learning rates searched
+    ``cfg.trials`` > 1: phase 2 is run that many times from the phase-1 model, with learning rates searched
     (TPE, log scale) between ``lr``/10 and ``lr``*10; the best run by validation loss is kept."""
-
+    if config is not None and options:
+        raise TypeError(f"finetune() takes a FinetuneConfig or keyword options, not both (got {sorted(options)})")
+    cfg = config or FinetuneConfig(**options)
     emit: Event = on_event or (lambda kind, payload: None)
-    _check(register, lr, head_lr, head_epochs, epochs, patience, batch_size, trials, unfreeze_layers, unfreeze_blocks)
-    policy = Policy.parse(augment_policy)
-    uri = tracking.tracking_uri(tracking_uri)
+    policy = cfg.policy
+    uri = tracking.tracking_uri(cfg.tracking_uri)
     cl = tracking.client(uri)
     ref = f"runs:/{source}/model" if re.fullmatch(r"[0-9a-f]{32}", source) else source
     loaded = load(ref, uri)  # checks the reference before TensorFlow is imported
@@ -96,9 +84,9 @@ def finetune(
     split: Split = load_split(cl, parent)
     size, n_classes = loaded.size, len(loaded.classes)
     t0 = time.perf_counter()
-    before = evaluate_model(loaded.model, split, size, batch_size)
+    before = evaluate_model(loaded.model, split, size, cfg.batch_size)
     root = tracking.local_root(uri).resolve() / "finetune"
-    prev = previous(cl, parent.info.experiment_id, parent_id, root) if resume else None
+    prev = previous(cl, parent.info.experiment_id, parent_id, root) if cfg.resume else None
     if prev is None:
         run = cl.create_run(
             parent.info.experiment_id,
@@ -117,7 +105,7 @@ def finetune(
     backbone, head_model = parts(loaded.model)
 
     def chosen_of(bb: Any) -> list[Any]:
-        return unfreeze.select(bb, unfreeze_layers, unfreeze_blocks)
+        return unfreeze.select(bb, cfg.unfreeze_layers, cfg.unfreeze_blocks)
 
     chosen = chosen_of(backbone)
     tracking.log_params(
@@ -125,16 +113,16 @@ def finetune(
         run_id,
         {
             "source": ref,
-            "unfreeze": unfreeze_layers,
-            "unfreeze_blocks": unfreeze_blocks if unfreeze_layers is None else None,
+            "unfreeze": cfg.unfreeze_layers,
+            "unfreeze_blocks": cfg.unfreeze_blocks if cfg.unfreeze_layers is None else None,
             "unfrozen_layers": len(chosen),
-            "lr": lr,
-            "head_lr": head_lr,
-            "trials": trials,
-            "head_epochs": head_epochs,
-            "epochs": epochs,
-            "patience": patience,
-            "batch_size": batch_size,
+            "lr": cfg.lr,
+            "head_lr": cfg.head_lr,
+            "trials": cfg.trials,
+            "head_epochs": cfg.head_epochs,
+            "epochs": cfg.epochs,
+            "patience": cfg.patience,
+            "batch_size": cfg.batch_size,
             "augment_policy": policy.as_dict(),
             "n_train": len(split.train_rows),
             "n_val": len(split.val_rows),
@@ -142,17 +130,17 @@ def finetune(
         new_run=prev is None,
     )
     tracking.log_metrics(cl, run_id, {f"before_val_{k}": v for k, v in before.items()})
-    train = split.stream("train", size, batch_size, n_classes == 2, seed)
-    val = split.stream("val", size, batch_size, n_classes == 2)
+    train = split.stream("train", size, cfg.batch_size, n_classes == 2, cfg.seed)
+    val = split.stream("val", size, cfg.batch_size, n_classes == 2)
     loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
     best = [float(state["best_val_loss"])]
 
     def phase_fit(inner: Any, name: str, n_epochs: int, start: int, optimizer: Any) -> dict[str, list[float]]:
         model = augmented(inner, size, policy)
-        keras.utils.set_random_seed(seed)
+        keras.utils.set_random_seed(cfg.seed)
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-        cb = watch(name, n_epochs, emit, cl, run_id, inner, ckpt, best, start)
-        stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+        cb = watch(Progress(name, n_epochs, emit, Where(cl, run_id, ckpt), inner, best, start))
+        stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
         fit_args = {"epochs": n_epochs, "initial_epoch": start, "callbacks": [cb, stop], "verbose": 0}
         model.fit(train, validation_data=val, shuffle=False, **fit_args)  # the stream shuffles itself
         return cb.history
@@ -160,8 +148,8 @@ def finetune(
     history: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     ran: dict[str, int] = {}
-    try:
-        for phase, n_epochs in (("head", head_epochs), ("finetune", epochs)):
+    with tracking.ending(cl, run_id, error="KILLED"):
+        for phase, n_epochs in (("head", cfg.head_epochs), ("finetune", cfg.epochs)):
             start = state["epoch"] if state["phase"] == phase else 0
             if start >= n_epochs or (phase == "head" and state["phase"].startswith("finetune")):
                 continue  # nothing to do, or done before an interruption
@@ -171,119 +159,38 @@ def finetune(
                 head_model.trainable = True
                 head_params = dict(loaded.meta.get("params", {}))
                 if "learning_rate" in head_params:  # a warm head: the best trial's rate / 10, or --head-lr
-                    head_params["learning_rate"] = head_lr or float(head_params["learning_rate"]) / 10
+                    head_params["learning_rate"] = cfg.head_lr or float(head_params["learning_rate"]) / 10
                 optimizer = get_head(loaded.meta["head"]).optimizer(head_params)
                 hist = phase_fit(loaded.model, phase, n_epochs, start, optimizer)
-            elif trials > 1 and prev is None:
-                hist = _search_lr(loaded.model, phase_fit, trials, lr, n_epochs, seed, cl, run_id, ckpt, chosen_of)
+            elif cfg.trials > 1 and prev is None:
+                hist = search_lr(loaded.model, phase_fit, cfg, n_epochs, Where(cl, run_id, ckpt), chosen_of)
             else:
                 unfreeze.apply(backbone, chosen)
-                hist = phase_fit(loaded.model, phase, n_epochs, start, keras.optimizers.RMSprop(lr))
+                hist = phase_fit(loaded.model, phase, n_epochs, start, keras.optimizers.RMSprop(cfg.lr))
             seconds[phase] = round(time.perf_counter() - t, 3)
             ran[phase] = len(hist.get("loss", []))
             for k, v in hist.items():
                 history.setdefault(k, []).extend(v)
-    except BaseException:
-        cl.set_terminated(run_id, status="KILLED")
-        raise
-    # no epoch beat the search's model: the result is that model, unchanged
-    saved = ckpt / "model.keras"
-    best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
-    after = evaluate_model(best_model, split, size, batch_size)
-    sign = 1.0 if metric == "accuracy" else -1.0
-    improvement = sign * (after[metric] - before[metric])
-    tracking.log_metrics(cl, run_id, {f"val_{k}": v for k, v in after.items()} | {"improvement": improvement})
-    tracking.learning_curves(cl, run_id, history)
-    registered = _register(cl, uri, run_id, best_model, loaded, register, metric, before, after, improvement, ref)
-    seconds["total"] = round(time.perf_counter() - t0, 3)
-    cl.set_terminated(run_id, status="FINISHED")
+        # no epoch beat the search's model: the result is that model, unchanged
+        saved = ckpt / "model.keras"
+        best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
+        scores = Scores(metric, before, evaluate_model(best_model, split, size, cfg.batch_size))
+        after, improvement = scores.after, scores.improvement
+        tracking.log_metrics(cl, run_id, {f"val_{k}": v for k, v in after.items()} | {"improvement": improvement})
+        tracking.learning_curves(cl, run_id, history)
+        registered = register_result(Where(cl, run_id, ckpt), uri, best_model, loaded, cfg.register, scores, ref)
+        seconds["total"] = round(time.perf_counter() - t0, 3)
     return FinetuneResult(
-        run_id,
-        parent_id,
-        ref,
-        metric,
-        before,
-        after,
-        improvement,
-        registered,
-        [layer.name for layer in chosen],
-        ran,
-        seconds,
-        str(ckpt),
+        run_id=run_id,
+        parent_run_id=parent_id,
+        source=ref,
+        metric=metric,
+        before=before,
+        after=after,
+        improvement=improvement,
+        registered=registered,
+        unfrozen=[layer.name for layer in chosen],
+        epochs=ran,
+        seconds=seconds,
+        checkpoint=str(ckpt),
     )
-
-
-def _register(cl, uri, run_id, model, loaded, register, metric, before, after, improvement, ref) -> dict[str, Any]:
-    """Log the fine-tuned model on its run; register it as a new version of the search's model when it is better
-    (or always), with a note saying by how much."""
-    versions = cl.search_model_versions(f"run_id='{loaded.meta['parent_run_id']}'")
-    name = versions[0].name if versions else f"{loaded.meta.get('backbone', 'model')}-finetuned"
-    do = register == "always" or (register == "if-better" and improvement > 0)
-    meta = dict(loaded.meta) | {"finetune_run_id": run_id, "finetuned_from": ref}
-    _, version = tracking.log_keras_model(
-        uri, run_id, model, loaded.size, model.output_shape[-1], name, meta, register=do
-    )
-    note = f"val_{metric} {before[metric]:.4g} -> {after[metric]:.4g} (better by {improvement:+.3g})"
-    cl.set_tag(run_id, "registered", "yes" if do else f"no ({'not better' if register == 'if-better' else 'never'})")
-    if not do or version is None:
-        return {}
-    cl.update_model_version(name, str(version), description=f"runner finetune of {ref}: {note}")
-    return {"name": name, "version": version, "note": note}
-
-
-def _check(register, lr, head_lr, head_epochs, epochs, patience, batch_size, trials, layers, blocks) -> None:
-    from runner.searching.config import check
-
-    check(register in REGISTER, "bad --register", register, " | ".join(REGISTER), "pass --register if-better")
-    check(isinstance(lr, float) and 0 < lr < 1, "bad --lr", lr, "a learning rate in (0, 1)", "pass e.g. --lr 1e-5")
-    for name, v in (("head-epochs", head_epochs), ("epochs", epochs)):
-        check(isinstance(v, int) and v >= 0, f"bad --{name}", v, "an integer >= 0", f"pass e.g. --{name} 5")
-    check(head_lr is None or 0 < head_lr < 1, "bad --head-lr", head_lr, "a learning rate in (0, 1)", "pass 1e-4")
-    check(isinstance(trials, int) and trials >= 0, "bad --trials", trials, "an integer >= 0", "pass e.g. --trials 5")
-    check(isinstance(patience, int) and patience >= 1, "bad --patience", patience, "an integer >= 1", "pass 3")
-    check(isinstance(batch_size, int) and batch_size >= 1, "bad --batch-size", batch_size, "an integer >= 1", "16")
-    check(
-        layers is None or blocks is None,
-        "--unfreeze and --unfreeze-blocks are exclusive",
-        f"--unfreeze {layers} --unfreeze-blocks {blocks}",
-        "one of them",
-        "drop one",
-    )
-
-
-def _search_lr(
-    inner: Any,
-    phase_fit: Callable,
-    trials: int,
-    lr: float,
-    epochs: int,
-    seed: int,
-    cl: Any,
-    run_id: str,
-    ckpt: Path,
-    chosen_of: Callable[[Any], list[Any]],
-) -> dict[str, list[float]]:
-    """Phase 2 ``trials`` times from the same phase-1 model, each with its own learning rate; returns the history
-    of the best (the callback has checkpointed the best model across all of them)."""
-    import keras
-    import optuna
-
-    snapshot = ckpt / "phase1.keras"
-    inner.save(snapshot)
-    histories: dict[int, dict[str, list[float]]] = {}
-
-    def objective(trial: Any) -> float:
-        rate = trial.suggest_float("lr", lr / 10, lr * 10, log=True)
-        model = keras.saving.load_model(snapshot, compile=False)
-        backbone, _ = parts(model)
-        unfreeze.apply(backbone, chosen_of(backbone))
-        hist = phase_fit(model, f"finetune_t{trial.number}", epochs, 0, keras.optimizers.RMSprop(rate))
-        histories[trial.number] = hist
-        value = float(min(hist.get("val_loss", [np.inf])))
-        tracking.log_metrics(cl, run_id, {"trial_lr": rate, "trial_val_loss": value}, trial.number)
-        return value
-
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), direction="minimize")
-    study.optimize(objective, n_trials=trials)
-    tracking.log_params(cl, run_id, {"best_lr": study.best_params["lr"], "best_lr_trial": study.best_trial.number})
-    return histories[study.best_trial.number]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runner.features.extract import keras_home
 from runner.plugins import registry
-from runner.plugins.specs import BackboneSpec, Head
+from runner.plugins.specs import BackboneSpec, Head, keras_home
 
 
 def _rows(reg: registry.Registry, describe: Callable[[Any], dict[str, Any]], code: list[str] | None) -> list[dict]:

@@ -72,7 +72,7 @@ class Registry(Generic[T]):
         def factory() -> object:
             try:
                 fn = ep.load()
-            except Exception as err:  # noqa: BLE001  (any import failure of third-party code is reported)
+            except Exception as err:  # any import failure of third-party code is reported
                 raise RegistryError(
                     f"{self.kind} plugin {ep.name!r} from {source} failed to import ({type(err).__name__}: {err})",
                     received=ep.value,
@@ -96,6 +96,10 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         self._load()
         return sorted(self._entries)
+
+    def set_source(self, name: str, source: str) -> None:
+        """Say where an entry came from (``--code`` files: the file's path, not its generated module name)."""
+        self.entry(name).source = source
 
     def entry(self, name: str) -> Entry:
         self._load()
@@ -123,7 +127,7 @@ class Registry(Generic[T]):
             made = entry.factory()
         except RegistryError:
             raise
-        except Exception as err:  # noqa: BLE001  (a plugin's own failure, reported with its provenance)
+        except Exception as err:  # a plugin's own failure, reported with its provenance
             raise RegistryError(
                 f"{self.kind} {name!r} from {entry.source} failed ({type(err).__name__}: {err})",
                 received=name,
@@ -240,7 +244,7 @@ def load_code(path: str | Path) -> list[str]:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     except RegistryError:
         raise
-    except Exception as err:  # noqa: BLE001  (report any failure of the user's file in one line)
+    except Exception as err:  # report any failure of the user's file in one line
         del sys.modules[module_name]
         raise RegistryError(
             f"plugin file {path.name} failed to import ({type(err).__name__}: {err})",
@@ -250,7 +254,7 @@ def load_code(path: str | Path) -> list[str]:
         ) from err
     added = []
     for reg, old in zip(regs, before, strict=True):
-        for name in sorted(set(reg._entries) - old):
-            reg._entries[name].source = str(path)
+        for name in sorted(set(reg.names()) - old):
+            reg.set_source(name, str(path))
             added.append(name)
     return added

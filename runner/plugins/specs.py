@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import RegistryError
@@ -15,6 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PREPROCESS_MODES = ("caffe", "tf", "torch", "none")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def keras_home() -> Path:
+    """Where Keras caches downloads (mirrors keras.utils.get_file's choice)."""
+    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    if "KERAS_HOME" not in os.environ and not os.access(base if base.exists() else base.parent, os.W_OK):
+        base = Path("/tmp/.keras")
+    return base
 
 
 def check_name(kind: str, name: object) -> str:
@@ -94,10 +104,3 @@ class Head:
 
     def batch_size(self, params: dict[str, Any]) -> int:
         raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    name: str
-    head: Head
-    extra: dict[str, Any] = field(default_factory=dict)

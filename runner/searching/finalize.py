@@ -7,12 +7,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.data.dataset import Dataset
+from runner import tracking
 from runner.errors import RunnerError
+from runner.searching.choice import Choice
 from runner.searching.objective import Objective
+from runner.searching.opening import Opened
+from runner.searching.prepare import Prepared
 from runner.searching.reports import report
 from runner.searching.study import state_counts
-from runner.tracking import runs as tracking
 
 
 @dataclass
@@ -43,7 +45,7 @@ class SearchResult:
 def _per_backbone(trials: list[Any], maximize: bool) -> dict[str, float]:
     best: dict[str, float] = {}
     for t in trials:
-        name = t.user_attrs["choice"]["backbone"]
+        name = Choice.of(t).backbone
         if name not in best or (t.value > best[name] if maximize else t.value < best[name]):
             best[name] = float(t.value)
     return best
@@ -55,39 +57,33 @@ def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
 
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = st.best_trial if done else None
-    choice = best.user_attrs["choice"] if best else {"backbone": "", "head": "", "params": {}}
+    choice = Choice.of(best) if best else Choice("", "")
     model = st.user_attrs.get("model", {})
     return SearchResult(
-        parent_id,
-        exp_id,
-        st.study_name,
-        best.number if best else -1,
-        choice["backbone"],
-        choice["head"],
-        dict(choice["params"]),
-        dict(best.user_attrs.get("metrics", {})) if best else {},
-        model.get("uri", ""),
-        {k: model[k] for k in ("name", "version") if k in model},
-        state_counts(st.get_trials(deepcopy=False)),
+        parent_run_id=parent_id,
+        experiment_id=exp_id,
+        study_name=st.study_name,
+        best_trial=best.number if best else -1,
+        backbone=choice.backbone,
+        head=choice.head,
+        best_params=dict(choice.params),
+        best_metrics=dict(best.user_attrs.get("metrics", {})) if best else {},
+        model_uri=model.get("uri", ""),
+        registered_model={k: model[k] for k in ("name", "version") if k in model},
+        n_trials=state_counts(st.get_trials(deepcopy=False)),
         finalized=False,
     )
 
 
-def finalize(
-    data: str,
-    st: Any,
-    objective: Objective,
-    sets: dict[str, Any],
-    ds: Dataset,
-    cl: Any,
-    uri: str,
-    parent_id: str,
-    register_name: str | None,
-) -> SearchResult:
+def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResult:
+    """The best trial's head (its weights from this process, else trained again: deterministic; refitted after
+    cross-validation) on its backbone, logged as one end-to-end model and registered; the parent run's summary."""
     from optuna.trial import TrialState
 
     from runner.features.endtoend import end_to_end, model_metadata
 
+    st, cl, parent_id, ds = opened.study, opened.client, opened.parent_run_id, prep.ds
+    data = opened.config.data
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise RunnerError(
@@ -97,10 +93,10 @@ def finalize(
             fix="raise --trials or --timeout",
         )
     best = st.best_trial
-    choice = best.user_attrs["choice"]
-    fs = sets[choice["backbone"]]
-    head = objective.heads[choice["head"]]
-    params = dict(choice["params"])
+    choice = Choice.of(best)
+    fs = prep.sets[choice.backbone]
+    head = objective.heads[choice.head]
+    params = dict(choice.params)
     metrics = dict(best.user_attrs.get("metrics", {}))
     if best.number in objective.best_weights:
         head_model = head.build(tuple(objective.arrays[fs.spec.name].x_train.shape[1:]), len(ds.classes), params)
@@ -111,46 +107,45 @@ def finalize(
         if objective.cross:  # the model is the refit on the training split, scored on the validation split
             metrics = fit.metrics | {f"cv_{k}": v for k, v in metrics.items()}
     model = end_to_end(fs.spec, fs.size, fs.weights, fs.entry, head_model)
-    name = register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
+    name = opened.config.register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
     extra = {
         "data": data if data == "demo" else str(Path(data).expanduser().resolve()),
         "best_trial": best.number,
-        "head": choice["head"],
+        "head": choice.head,
         "params": params,
         "data_fingerprint": fs.entry.meta["parts"]["data"],
         "study": st.study_name,
         "parent_run_id": parent_id,
     }
     meta = model_metadata(fs.spec, fs.size, fs.weights, ds.classes, extra)
+    uri = opened.uri
     model_uri, version = tracking.log_keras_model(uri, parent_id, model, fs.size, model.output_shape[-1], name, meta)
     tracking.learning_curves(cl, parent_id, best.user_attrs.get("history", {}))
-    cl.log_dict(parent_id, {"backbone": fs.spec.name, "head": choice["head"], **params}, "best_params.json")
-    shown = {"backbone": fs.spec.name, "head": choice["head"]} | params
-    if "views" in choice:
-        shown["augment_views"] = choice["views"]
+    cl.log_dict(parent_id, {"backbone": fs.spec.name, "head": choice.head, **params}, "best_params.json")
+    shown = choice.shown()
     tracking.log_params(cl, parent_id, {f"best_{k}": v for k, v in shown.items()} | {"best_trial": best.number})
     per_backbone = _per_backbone(done, objective.maximize)
     tracking.log_metrics(
         cl,
         parent_id,
         {f"best_{k}": v for k, v in metrics.items()}
-        | {f"best_val_{objective.metric}.{k}": v for k, v in per_backbone.items()},
+        | {f"best_val_{opened.config.metric}.{k}": v for k, v in per_backbone.items()},
     )
     cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
-    if "views" in choice:
-        cl.set_tag(parent_id, "augment_won", f"{choice['views']} view(s)" if choice["views"] else "no (plain features)")
+    if choice.views is not None:
+        cl.set_tag(parent_id, "augment_won", f"{choice.views} view(s)" if choice.views else "no (plain features)")
     report(cl, parent_id, st)
     return SearchResult(
-        parent_id,
-        cl.get_run(parent_id).info.experiment_id,
-        st.study_name,
-        best.number,
-        fs.spec.name,
-        choice["head"],
-        params,
-        metrics,
-        model_uri,
-        {"name": name, "version": version},
-        state_counts(st.get_trials(deepcopy=False)),
-        per_backbone,
+        parent_run_id=parent_id,
+        experiment_id=cl.get_run(parent_id).info.experiment_id,
+        study_name=st.study_name,
+        best_trial=best.number,
+        backbone=fs.spec.name,
+        head=choice.head,
+        best_params=params,
+        best_metrics=metrics,
+        model_uri=model_uri,
+        registered_model={"name": name, "version": version},
+        n_trials=state_counts(st.get_trials(deepcopy=False)),
+        per_backbone=per_backbone,
     )

@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 
 from runner.data.dataset import Dataset, check_usable, split
-from runner.features.augment import Policy, View
-from runner.features.cache import CacheEntry, FeatureCache
+from runner.features.augment import View
+from runner.features.cache import CacheEntry
 from runner.features.extract import Weights, get_features
 from runner.features.rows import Rows
 from runner.plugins.specs import BackboneSpec
 from runner.searching.objective import Arrays
+from runner.searching.opening import Opened
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -61,21 +62,11 @@ def _rows(entry: CacheEntry, rows: np.ndarray) -> Rows:
     return Rows((entry.features(),), rows)
 
 
-def prepare(
-    ds: Dataset,
-    val_ds: Dataset | None,
-    specs: list[BackboneSpec],
-    sizes: dict[str, int],
-    weights: dict[str, Weights],
-    cache: FeatureCache,
-    val_fraction: float,
-    seed: int,
-    rehash: bool,
-    emit: Event,
-    views: int = 0,
-    policy: Policy | None = None,
-) -> Prepared:
-    """``views`` > 0: also ``views`` augmented views (``policy``) of every training image, each a cache entry."""
+def prepare(opened: Opened, emit: Event) -> Prepared:
+    """Every backbone's cached features (extracted on a miss), the usable images and the split; with
+    ``--augment-views`` K > 0, also K augmented views of every training image, each its own cache entry."""
+    cfg = opened.config
+    ds, val_ds, cache, seed = opened.ds, opened.val_ds, opened.cache, cfg.seed
 
     def progress(done: int, total: int, secs: float) -> None:
         emit("extract", {"done": done, "total": total, "seconds": secs})
@@ -84,8 +75,8 @@ def prepare(
         emit("warning", {"message": f"another worker is extracting cache entry {key}; waiting to reuse it"})
 
     sets: dict[str, FeatureSet] = {}
-    for spec in specs:
-        w, size = weights[spec.name], sizes[spec.name]
+    for spec in opened.specs:
+        w, size = opened.weights[spec.name], opened.sizes[spec.name]
         emit(
             "data",
             {
@@ -99,7 +90,7 @@ def prepare(
             },
         )
         t = time.perf_counter()
-        opts: dict[str, Any] = {"progress": progress, "rehash": rehash, "on_wait": waiting}
+        opts: dict[str, Any] = {"progress": progress, "rehash": cfg.rehash, "on_wait": waiting}
         entry, hit = get_features(ds, spec, size, w, cache, **opts)
         val_entry, val_hit = get_features(val_ds, spec, size, w, cache, **opts) if val_ds else (None, True)
         sets[spec.name] = FeatureSet(spec, size, w, entry, val_entry, hit and val_hit, time.perf_counter() - t)
@@ -119,10 +110,11 @@ def prepare(
             arrays[name] = Arrays(_rows(fs.entry, rows), ds.labels, _rows(fs.val_entry, val_rows), val_ds.labels, n)
         tr = np.arange(len(ds))
     else:
-        tr, va = split(ds.labels, val_fraction, seed)
+        tr, va = split(ds.labels, cfg.val_fraction, seed)
         for name, fs in sets.items():
             x = _rows(fs.entry, rows)
             arrays[name] = Arrays(x.subset(tr), ds.labels[tr], x.subset(va), ds.labels[va], n)
+    views, policy = cfg.augment_views, cfg.policy
     if views:
         train_ds = ds.subset(tr)
         for name, fs in sets.items():
@@ -130,7 +122,7 @@ def prepare(
             t = time.perf_counter()
             for k in range(views):
                 emit("views", {"backbone": name, "view": k + 1, "views": views})
-                view = View(train_ds, policy or Policy(), seed, k)
+                view = View(train_ds, policy, seed, k)
                 entry, hit = get_features(
                     train_ds, fs.spec, fs.size, fs.weights, cache, progress=progress, view=view, plain=fs.entry
                 )

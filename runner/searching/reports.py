@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from runner import tracking
+from runner.errors import RunnerError
+from runner.searching.study import state_counts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from runner.searching.opening import Opened
+    from runner.searching.prepare import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +62,6 @@ def report(cl: Any, run_id: str, st: Any) -> None:
 def _row(s: Any, storage_obj: Any) -> dict[str, Any]:
     import optuna
 
-    from runner.searching.study import state_counts
-
     st = optuna.load_study(study_name=s.study_name, storage=storage_obj)
     best = s.best_trial
     return {
@@ -80,8 +86,6 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
     """One study: its summary row, the best trial's parameters and metrics, and the ``top`` trials."""
     import optuna
 
-    from runner.errors import RunnerError
-
     found = {s.study_name: s for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=True)}
     names = list(found)
     if name not in names:
@@ -105,50 +109,48 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
     }
 
 
-def log_settings(
-    cl: Any, parent_id: str, v: Any, call: dict[str, Any], prep: Any, sources: dict, n: tuple[int, int]
-) -> None:
+def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> None:
     """A search's settings, data and cache facts as params and tags of its parent run."""
-    from runner.tracking import runs as tracking
-
+    cfg, cl, parent_id = opened.config, opened.client, opened.parent_run_id
     ds = prep.ds
+    first = prep.arrays[opened.specs[0].name]
     tracking.log_params(
         cl,
         parent_id,
         {
-            "data": str(call["data"]),
+            "data": cfg.data,
             "layout": ds.layout,
             "classes": ",".join(ds.classes),
             "n_images": len(ds),
-            "n_train": n[0],
-            "n_val": n[1],
+            "n_train": len(first.y_train),
+            "n_val": len(first.y_val),
             "class_counts": ds.counts(),
             "n_skipped": len(prep.skipped),
-            "data_fingerprint": v.ds.fingerprint(),
+            "data_fingerprint": opened.ds.fingerprint(),
             "backbone": ",".join(prep.sets),
-            "head": ",".join(v.head_objs),
+            "head": ",".join(opened.heads),
             "weights": ",".join(fs.weights.identity for fs in prep.sets.values()),
             "image_size": ",".join(str(fs.size) for fs in prep.sets.values()),
             "sources": sources,
-            "trials": call["trials"],
-            "epochs": call["epochs"],
-            "metric": call["metric"],
-            "folds": call["folds"],
-            "augment_views": call["augment_views"],
-            "augment_policy": v.policy.as_dict() if call["augment_views"] else None,
-            "repeats": call["repeats"],
-            "memory_budget_mb": call["memory_budget"],
-            "seed": call["seed"],
-            "val_fraction": call["val_fraction"] if call["val_data"] is None else "explicit",
-            "val_data": str(call["val_data"]),
-            "per_class": call["per_class"],
-            "timeout": call["timeout"],
-            "study": v.st.study_name,
-            "storage": v.storage_url,
+            "trials": cfg.trials,
+            "epochs": cfg.epochs,
+            "metric": cfg.metric,
+            "folds": cfg.folds,
+            "augment_views": cfg.augment_views,
+            "augment_policy": cfg.policy.as_dict() if cfg.augment_views else None,
+            "repeats": cfg.repeats,
+            "memory_budget_mb": cfg.memory_budget,
+            "seed": cfg.seed,
+            "val_fraction": cfg.val_fraction if cfg.val_data is None else "explicit",
+            "val_data": str(cfg.val_data),
+            "per_class": cfg.per_class,
+            "timeout": cfg.timeout,
+            "study": opened.study.study_name,
+            "storage": opened.storage_url,
             "feature_shape": {k: list(a.x_train.shape[1:]) for k, a in prep.arrays.items()},
         },
     )
-    if call["resume"]:
+    if cfg.resume:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
     cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
     cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))

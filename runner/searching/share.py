@@ -1,5 +1,5 @@
-"""Running a worker's share of a study: exact totals across any number of workers, helper processes for
-``--n-jobs``, and which worker finishes the study (and registers the model).
+"""A worker's share of a study: exact totals across any number of workers, and which worker finishes the study
+(and registers the model).
 
 The total is kept exact without a lock: Optuna numbers trials atomically, and trial N runs only if fewer than
 ``total`` counted trials (complete, pruned, running or queued) have a smaller number; otherwise it is marked
@@ -8,17 +8,12 @@ The total is kept exact without a lock: Optuna numbers trials atomically, and tr
 
 from __future__ import annotations
 
-import multiprocessing
-import queue as queues
-import threading
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from runner.searching import study as studies
-
-Event = Callable[[str, dict[str, Any]], None]
 
 
 class Surplus(Exception):
@@ -81,51 +76,3 @@ def is_finisher(st: Any, worker: str) -> bool:
         return st.user_attrs.get("finalized_at") != len(done)
     last = max(done, key=lambda t: (t.datetime_complete, t.number))
     return last.user_attrs.get("worker") == worker
-
-
-def _helper(kwargs: dict[str, Any], worker: str, events: Any) -> None:
-    from runner.searching.run import search
-
-    def forward(kind: str, payload: dict[str, Any]) -> None:
-        if kind in ("trial", "warning"):
-            events.put((kind, payload))
-
-    search(**kwargs, on_event=forward, _worker=worker)
-
-
-class Helpers:
-    """``n`` extra processes running the same search as helpers of ``worker`` (they never finalize); their trial
-    events are forwarded to ``emit``."""
-
-    def __init__(self, n: int, kwargs: dict[str, Any], worker: str, emit: Event) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.events = ctx.Queue()
-        self.procs = [
-            ctx.Process(target=_helper, args=(kwargs, worker, self.events), name=f"runner-helper-{i}", daemon=True)
-            for i in range(n)
-        ]
-        self.emit = emit
-        self._stop = threading.Event()
-        self._pump = threading.Thread(target=self._forward, daemon=True)
-        for p in self.procs:
-            p.start()
-        self._pump.start()
-
-    def _forward(self) -> None:
-        while not self._stop.is_set():
-            try:
-                kind, payload = self.events.get(timeout=0.2)
-            except queues.Empty:
-                continue
-            self.emit(kind, payload)
-
-    def join(self, ok: bool) -> list[int]:
-        """Wait for the helpers (terminate them if the main worker failed); returns their exit codes."""
-        for p in self.procs:
-            if not ok:
-                p.terminate()
-            p.join()
-        time.sleep(0.3)
-        self._stop.set()
-        self._pump.join()
-        return [p.exitcode or 0 for p in self.procs]

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from runner import tracking
 from runner.errors import RunnerError
 from runner.locks import file_lock
 
 OnStale = Callable[[Any, Any], None]  # (study, frozen trial) -> None
+DATABASES = ("sqlite", "postgresql", "mysql")  # storages that get a heartbeat
 LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")  # trial states that count towards a study's total
 
 
@@ -39,9 +41,8 @@ class StaleTrials:
         self.seen.append(trial.number)
         run_id = trial.user_attrs.get("mlflow_run_id")
         if self.client is not None and run_id:
-            self.client.set_tag(run_id, "state", "failed")
             self.client.set_tag(run_id, "failure", "worker stopped (stale trial); its parameters were retried")
-            self.client.set_terminated(run_id, status="FAILED")
+            tracking.end_run(self.client, run_id, "FAILED", tag_state=True)
         if not trial.user_attrs.get("surplus"):
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
@@ -62,7 +63,7 @@ def storage(url: Any, heartbeat: int = 10, on_stale: OnStale | None = None) -> A
             if not path:
                 raise ValueError("no file path after journal://")
             return JournalStorage(JournalFileBackend(path))
-        if scheme in ("sqlite", "postgresql", "mysql"):
+        if scheme in DATABASES:
             engine = {"connect_args": {"timeout": 60}} if scheme == "sqlite" else {"pool_pre_ping": True}
             warnings.filterwarnings("ignore", "Argument ``heartbeat_interval``", optuna.exceptions.ExperimentalWarning)
             db = Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
@@ -78,21 +79,20 @@ def storage(url: Any, heartbeat: int = 10, on_stale: OnStale | None = None) -> A
                         )
                 except ImportError:
                     raise
-                except Exception:  # noqa: BLE001  (workers creating a server database's tables at once: retry)
+                except Exception:  # workers creating a server database's tables at once: retry
                     if attempt == 2:
                         raise
                     time.sleep(1.0 + attempt)
         return optuna.storages.get_storage(url)
     except (ValueError, ImportError, OSError) as err:
         raise _bad_storage(url, err) from None
-    except Exception as err:  # noqa: BLE001  (SQLAlchemy raises many types for a bad or unreachable URL)
+    except Exception as err:  # SQLAlchemy raises many types for a bad or unreachable URL
         raise _bad_storage(url, err) from None
 
 
-def has_heartbeat(st: Any) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    return is_heartbeat_enabled(st._storage)
+def has_heartbeat(url: str) -> bool:
+    """Whether :func:`storage` gave this URL a heartbeat (it does for every database, never for a journal file)."""
+    return urlparse(url).scheme.split("+")[0] in DATABASES
 
 
 def open_study(

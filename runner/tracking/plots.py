@@ -1,10 +1,13 @@
-"""Evaluation figures: confusion matrix, ROC curve, and a contact sheet of confident mistakes."""
+"""Figures: confusion matrix, ROC curve, a contact sheet of confident mistakes, and learning curves."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
 
 
 def _plt():
@@ -61,3 +64,20 @@ def contact_sheet(images: list[np.ndarray], captions: list[str], cols: int = 4) 
     fig.suptitle("Most confidently misclassified")
     fig.tight_layout()
     return fig
+
+
+def learning_curves(cl: MlflowClient, run_id: str, history: dict[str, list[float]]) -> None:
+    """The reference recipe's two plots: accuracy and loss, train vs validation."""
+    plt = _plt()
+    for metric in ("accuracy", "loss"):
+        if metric not in history:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = range(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], "bo", label=f"Training {metric}")
+        ax.plot(epochs, history.get(f"val_{metric}", []), "b", label=f"Validation {metric}")
+        ax.set_title(f"Training and validation {metric}")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        cl.log_figure(run_id, fig, f"plots/{metric}.png")
+        plt.close(fig)

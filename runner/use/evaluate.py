@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from runner import tracking
 from runner.data.batches import iter_batches, stack
-from runner.data.dataset import load_dataset
+from runner.data.load import load_dataset
 from runner.errors import DataError
 from runner.metrics import classification_metrics
 from runner.tracking import plots
-from runner.tracking import runs as tracking
 from runner.use.load import load, predict_batch
 
 Progress = Callable[[int, int, float], None]
@@ -84,26 +84,38 @@ def evaluate(
     }
     cm = confusion_matrix(y, pred, labels=list(range(k)))
     result = EvalResult(
-        loaded.uri, str(data), len(rows), metrics, per_class, cm.tolist(), ds.classes, [ds.names[i] for i in skipped]
+        model=loaded.uri,
+        data=str(data),
+        n=len(rows),
+        metrics=metrics,
+        per_class=per_class,
+        confusion=cm.tolist(),
+        classes=ds.classes,
+        skipped=[ds.names[i] for i in skipped],
     )
     if log:
-        _log(result, ds, rows, proba, y, pred, loaded.size, tracking_uri, experiment)
+        _log(result, Predictions(ds, rows, proba, y, pred, loaded.size), tracking_uri, experiment)
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
 
 
-def _log(
-    result: EvalResult,
-    ds: Any,
-    rows: list[int],
-    proba: np.ndarray,
-    y: np.ndarray,
-    pred: np.ndarray,
-    size: int,
-    tracking_uri: str | None,
-    experiment: str,
-) -> None:
+@dataclass
+class Predictions:
+    """What the evaluation run shows: the data, the decoded rows, their probabilities, labels and predictions."""
+
+    ds: Any
+    rows: list[int]
+    proba: np.ndarray
+    y: np.ndarray
+    pred: np.ndarray
+    size: int
+
+
+def _log(result: EvalResult, p: Predictions, tracking_uri: str | None, experiment: str) -> None:
+    import matplotlib.pyplot as plt
     import pandas as pd
+
+    ds, rows, proba, y, pred = p.ds, p.rows, p.proba, p.y, p.pred
 
     uri = tracking.tracking_uri(tracking_uri)
     cl = tracking.client(uri)
@@ -114,51 +126,49 @@ def _log(
         tags={"runner": "evaluate", "model_uri": result.model, "data": result.data},
     )
     rid = run.info.run_id
-    tracking.log_params(
-        cl,
-        rid,
-        {
-            "model_uri": result.model,
-            "data": result.data,
-            "n_images": result.n,
-            "n_skipped": len(result.skipped),
-            "classes": ",".join(result.classes),
-        },
-        new_run=True,
-    )
-    flat = {f"{c}_{m}": v for c, d in result.per_class.items() for m, v in d.items() if m != "support"}
-    tracking.log_metrics(cl, rid, result.metrics | flat)
-    cl.log_figure(rid, plots.confusion(np.array(result.confusion), result.classes), "confusion_matrix.png")
-    if "roc_auc" in result.metrics:
-        fig = plots.roc(y, proba[:, 1], result.metrics["roc_auc"], result.classes[1])
-        cl.log_figure(rid, fig, "roc_curve.png")
-    wrong = np.flatnonzero(pred != y)
-    worst = wrong[np.argsort(-proba[wrong, pred[wrong]])][:16]
-    imgs = [ds.image(rows[i], size) for i in worst]
-    caps = [
-        f"{ds.names[rows[i]][-28:]}\ntrue {result.classes[y[i]]}, pred {result.classes[pred[i]]} "
-        f"({proba[i, pred[i]]:.2f})"
-        for i in worst
-    ]
-    keep = [j for j, img in enumerate(imgs) if img is not None]
-    cl.log_figure(rid, plots.contact_sheet([imgs[j] for j in keep], [caps[j] for j in keep]), "misclassified.png")
-    frame = pd.DataFrame(
-        {
-            "file": [ds.names[i] for i in rows],
-            "true": [result.classes[v] for v in y],
-            "predicted": [result.classes[v] for v in pred],
-        }
-    )
-    for j, c in enumerate(result.classes):
-        frame[f"p_{c}"] = proba[:, j]
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
-    cl.log_text(rid, buf.getvalue(), "predictions.csv")
-    if result.skipped:
-        cl.log_dict(rid, {"skipped": result.skipped}, "skipped_files.json")
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    cl.set_terminated(rid, status="FINISHED")
+    with tracking.ending(cl, rid):
+        tracking.log_params(
+            cl,
+            rid,
+            {
+                "model_uri": result.model,
+                "data": result.data,
+                "n_images": result.n,
+                "n_skipped": len(result.skipped),
+                "classes": ",".join(result.classes),
+            },
+            new_run=True,
+        )
+        flat = {f"{c}_{m}": v for c, d in result.per_class.items() for m, v in d.items() if m != "support"}
+        tracking.log_metrics(cl, rid, result.metrics | flat)
+        cl.log_figure(rid, plots.confusion(np.array(result.confusion), result.classes), "confusion_matrix.png")
+        if "roc_auc" in result.metrics:
+            fig = plots.roc(y, proba[:, 1], result.metrics["roc_auc"], result.classes[1])
+            cl.log_figure(rid, fig, "roc_curve.png")
+        wrong = np.flatnonzero(pred != y)
+        worst = wrong[np.argsort(-proba[wrong, pred[wrong]])][:16]
+        imgs = [ds.image(rows[i], p.size) for i in worst]
+        caps = [
+            f"{ds.names[rows[i]][-28:]}\ntrue {result.classes[y[i]]}, pred {result.classes[pred[i]]} "
+            f"({proba[i, pred[i]]:.2f})"
+            for i in worst
+        ]
+        keep = [j for j, img in enumerate(imgs) if img is not None]
+        cl.log_figure(rid, plots.contact_sheet([imgs[j] for j in keep], [caps[j] for j in keep]), "misclassified.png")
+        frame = pd.DataFrame(
+            {
+                "file": [ds.names[i] for i in rows],
+                "true": [result.classes[v] for v in y],
+                "predicted": [result.classes[v] for v in pred],
+            }
+        )
+        for j, c in enumerate(result.classes):
+            frame[f"p_{c}"] = proba[:, j]
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False)
+        cl.log_text(rid, buf.getvalue(), "predictions.csv")
+        if result.skipped:
+            cl.log_dict(rid, {"skipped": result.skipped}, "skipped_files.json")
+        plt.close("all")
     result.run_id = rid
     result.artifacts = sorted(a.path for a in cl.list_artifacts(rid))

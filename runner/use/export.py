@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.data.dataset import load_dataset
+from runner.data.load import load_dataset
 from runner.errors import DataError, RunnerError
 from runner.use.load import META_FILE, load, predict_batch
 
@@ -67,7 +67,7 @@ def _tflite_run(content: bytes, x: np.ndarray) -> np.ndarray:
         except ImportError:
             import tensorflow as tf
 
-            Interpreter = tf.lite.Interpreter  # noqa: N806
+            Interpreter = tf.lite.Interpreter
         it = Interpreter(model_content=content)
     it.allocate_tensors()
     inp, out = it.get_input_details()[0], it.get_output_details()[0]

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner import tracking
 from runner.errors import RunnerError
-from runner.tracking import runs as tracking
 
 META_FILE = "runner.json"  # stored inside exported .keras zips
 FORMS = "models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest, runs:/RUN_ID/model, a run id, or a .keras file"

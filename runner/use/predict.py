@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from runner.data.batches import iter_batches, stack
-from runner.data.dataset import load_images
+from runner.data.load import load_images
 from runner.errors import RunnerError
 from runner.use.load import load, predict_batch
 

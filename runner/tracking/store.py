@@ -1,0 +1,83 @@
+"""Where results go: the MLflow tracking URI (SQLite under ./mlruns by default), its client, the experiment, and
+the folder beside a SQLite store where artifacts and the default Optuna study live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from runner.errors import RunnerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite store under ./mlruns."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    scheme = urlparse(uri).scheme
+    if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks", "file", ""):
+        raise RunnerError(
+            "unsupported tracking URI",
+            received=uri,
+            expected="sqlite:///path.db, http(s)://server, or a database URL",
+            fix="fix --tracking-uri",
+        )
+    db = sqlite_path(uri)
+    if db is not None:  # absolute, so that MLflow's per-URI store cache never mixes two working folders
+        db = db.expanduser().resolve()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{db}"
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+def local_root(uri: str) -> Path:
+    """The folder next to a SQLite store (artifacts and the Optuna study go there); ./mlruns otherwise."""
+    db = sqlite_path(uri)
+    return db.parent if db is not None else Path("mlruns")
+
+
+def default_storage(uri: str) -> str:
+    root = local_root(uri)
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'optuna.db'}"
+
+
+def client(uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    db = sqlite_path(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    from runner.locks import file_lock
+
+    with file_lock(db.with_name(db.name + ".lock")):  # several workers on a fresh store: one creates the tables
+        cl = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        cl.search_experiments(max_results=1)
+        cl.search_registered_models(max_results=1)
+    return cl
+
+
+def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:
+    exp = cl.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise RunnerError(
+                "the MLflow experiment was deleted",
+                received=name,
+                expected="an active experiment",
+                fix="restore it in the MLflow UI or pass another --experiment",
+            )
+        return exp.experiment_id
+    location = None
+    if sqlite_path(uri) is not None:
+        location = (local_root(uri) / "artifacts").resolve().as_uri()
+    return cl.create_experiment(name, artifact_location=location)
