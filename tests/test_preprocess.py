@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runner.features import preprocess
+from runner.plugins import preprocess
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ def feature_model(spec: BackboneSpec, size: int, backbone: keras.Model) -> keras
     """RGB 0..255 pixels -> preprocessing -> backbone; the same graph the end-to-end model uses."""
     import keras
 
-    from runner.features import preprocess
+    from runner.plugins import preprocess
 
     inp = keras.Input((size, size, 3), name="image")
     return keras.Model(inp, backbone(preprocess.layer(spec.preprocess)(inp)), name=f"{spec.name}_features")

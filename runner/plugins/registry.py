@@ -172,7 +172,7 @@ def _check_backbone(name: str, spec: object) -> BackboneSpec:
         raise RegistryError(
             f"backbone {name!r} returned a bad spec",
             received=type(spec).__name__,
-            expected="a runner.specs.BackboneSpec",
+            expected="a runner.BackboneSpec",
             fix="return BackboneSpec(...) from the registered function",
         )
     if spec.name != name:
@@ -190,7 +190,7 @@ def _check_head(name: str, head: object) -> Head:
         raise RegistryError(
             f"head {name!r} returned a bad spec",
             received=type(head).__name__,
-            expected="an instance of a runner.specs.Head subclass",
+            expected="an instance of a runner.Head subclass",
             fix="return an instance of your Head subclass from the registered function",
         )
     head.name = name

@@ -46,7 +46,7 @@ class BackboneSpec:
     convolutional feature map; ``weights`` is ``"imagenet"`` or ``None``. ImageNet weights are the
     file ``weights_file(size)`` in Keras's cache (``$KERAS_HOME/models``), fetched from
     ``weights_url(size)`` when missing, and loaded with ``model.load_weights`` as Keras itself does.
-    ``preprocess`` names the affine input transform the network was trained with (see :mod:`runner.preprocess`).
+    ``preprocess`` names the affine input transform the network was trained with (see :mod:`runner.plugins.preprocess`).
     """
 
     name: str

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.features import preprocess
+from runner.plugins import preprocess
 from runner.plugins.specs import BackboneSpec, Head
 
 
