@@ -232,4 +232,4 @@ def fit_head(
         v.assign(s)
     proba = evaluate()[2]
     metrics = {f"val_{k}": v for k, v in classification_metrics(y_val, proba, n_classes).items()}
-    return FitResult(model, history, best_epoch, metrics, proba)
+    return FitResult(model=model, history=history, best_epoch=best_epoch, metrics=metrics, val_proba=proba)

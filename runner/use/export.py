@@ -173,7 +173,16 @@ def export(
     if fmt == "tflite":
         dest.with_name(dest.name + ".runner.json").write_text(json.dumps(meta))
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file()) if dest.is_dir() else dest.stat().st_size
-    return ExportResult(str(dest), fmt, quantize, size, len(check), diff, tol, agree)
+    return ExportResult(
+        path=str(dest),
+        format=fmt,
+        quantize=quantize,
+        bytes=size,
+        checked_images=len(check),
+        max_abs_diff=diff,
+        tolerance=tol,
+        agreement=agree,
+    )
 
 
 class _Wrap:

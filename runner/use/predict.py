@@ -87,4 +87,5 @@ def predict(
         os.replace(tmp, out)  # an interrupted run never leaves a half-written predictions file
     finally:
         tmp.unlink(missing_ok=True)
-    return PredictResult(str(out), len(ds), unreadable, columns, round(time.perf_counter() - t0, 3))
+    seconds = round(time.perf_counter() - t0, 3)
+    return PredictResult(out=str(out), n=len(ds), unreadable=unreadable, columns=columns, seconds=seconds)
