@@ -17,6 +17,7 @@ import pytest
 from runner import data
 from runner.errors import RunnerError
 from runner.features import extract as features
+from runner.features import identity
 from runner.features.cache import FeatureCache, make_key
 from runner.plugins.registry import get_backbone
 
@@ -24,7 +25,7 @@ from runner.plugins.registry import get_backbone
 def _key(ds, spec=None, size=32, weights=None, **patch):
     spec = spec or get_backbone("mobilenet_v2_035")
     weights = weights or features.Weights("none", "random:seed=0")
-    key, parts = features.cache_key(ds, spec, size, weights)
+    key, parts = identity.cache_key(ds, spec, size, weights)
     if patch:
         return make_key({**parts, **patch})
     return key
@@ -58,7 +59,7 @@ def test_key_ignores_head_hyperparameters() -> None:
     import inspect
 
     # nothing a head does can reach the key: it is computed from data, backbone, weights and size only
-    assert list(inspect.signature(features.cache_key).parameters) == ["ds", "spec", "size", "weights"]
+    assert list(inspect.signature(identity.cache_key).parameters) == ["ds", "spec", "size", "weights"]
 
 
 def test_atomic_write_and_interrupted_extraction(tmp_path: Path) -> None:

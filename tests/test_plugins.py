@@ -14,6 +14,7 @@ import runner
 from runner.errors import RegistryError
 from runner.plugins import registry
 from runner.plugins.catalog import backbone_rows, head_rows
+from runner.plugins.code import load_code
 
 
 def _installed(dist: str) -> bool:
@@ -53,8 +54,8 @@ def test_entry_points_are_lazy_and_broken_ones_fail_loudly(tmp_path: Path, monke
     assert reg.get("lazy_ok").name == "lazy_ok"
     with pytest.raises(RegistryError, match="plugin 'gone' .* failed to import .*ModuleNotFoundError"):
         reg.get("gone")
-    with pytest.raises(RegistryError, match="duplicate backbone name 'vgg16'"):
-        reg.get("vgg16")
+    assert reg.get("vgg16").family == "vgg" and reg.entry("vgg16").source == "builtin"  # the built-in wins
+    assert len(reg.warnings) == 1 and "'vgg16' from" in reg.warnings[0] and "ignored" in reg.warnings[0]
     status = {e.name: (spec is not None, e.broken) for e, spec in reg.status()}
     assert status["lazy_ok"] == (True, None)
     assert status["gone"][0] is False and "ModuleNotFoundError" in status["gone"][1]
@@ -92,7 +93,7 @@ def test_code_file_registers_backbone_and_head(tmp_path: Path, workdir: Path) ->
     bad = tmp_path / "bad_plugin.py"
     bad.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(RegistryError, match="bad_plugin.py failed to import .*boom"):
-        registry.load_code(bad)
+        load_code(bad)
 
 
 @pytest.mark.skipif(not _installed("runner-demo-plugin"), reason="pip install -e tests/fixtures/runner-demo-plugin")

@@ -15,6 +15,14 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Code = Annotated[list[str] | None, typer.Option(help="A .py file that registers backbones/heads (repeatable).")]
 
 
+def _warn() -> None:
+    """Plugins ignored because a built-in has their name: one warning line each (stderr, so --json stays clean)."""
+    from runner.plugins.catalog import clashes
+
+    for line in clashes():
+        typer.echo(f"warning: {line}", err=True)
+
+
 def _params(n: int | None) -> str:
     if n is None:
         return "?"
@@ -39,6 +47,7 @@ def backbones_list(as_json: Json = False, code: Code = None) -> None:
     from runner.plugins.catalog import backbone_rows
 
     rows = backbone_rows(code)
+    _warn()
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -69,6 +78,7 @@ def heads_list(as_json: Json = False, code: Code = None) -> None:
     from runner.plugins.catalog import head_rows
 
     rows = head_rows(code)
+    _warn()
     if as_json:
         typer.echo(json.dumps(rows))
         return

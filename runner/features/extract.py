@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runner.data import images
 from runner.data.batches import iter_batches, stack
 from runner.data.dataset import Dataset
 from runner.data.hashindex import HashIndex, file_digest
 from runner.errors import WeightsError
 from runner.features.cache import CacheEntry, FeatureCache, make_key
+from runner.features.identity import Weights, cache_key
 from runner.features.rows import release
 from runner.plugins.specs import BackboneSpec, keras_home
 
@@ -27,13 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RANDOM_WEIGHTS_FILE = "backbone.weights.h5"
 Progress = Callable[[int, int, float], None]
-
-
-@dataclass(frozen=True)
-class Weights:
-    kind: str  # "imagenet" | "none" | "file"
-    identity: str
-    path: Path | None = None
 
 
 def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int, index: HashIndex | None = None) -> Weights:
@@ -100,29 +91,6 @@ def feature_model(spec: BackboneSpec, size: int, backbone: keras.Model) -> keras
 
     inp = keras.Input((size, size, 3), name="image")
     return keras.Model(inp, backbone(preprocess.layer(spec.preprocess)(inp)), name=f"{spec.name}_features")
-
-
-def _version(dist: str) -> str:
-    for name in (dist, f"{dist}-cpu"):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "absent"
-
-
-def cache_key(ds: Dataset, spec: BackboneSpec, size: int, weights: Weights) -> tuple[str, dict[str, Any]]:
-    parts = {
-        "data": ds.fingerprint(),
-        "backbone": spec.name,
-        "constructor": spec.description,
-        "weights": weights.identity,
-        "size": size,
-        "resize": images.RESIZE,
-        "preprocess": spec.preprocess,
-        "versions": {d: _version(d) for d in ("keras", "tensorflow", "opencv-python-headless", "numpy")},
-    }
-    return make_key(parts), parts
 
 
 def extract_into(

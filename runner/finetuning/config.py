@@ -35,8 +35,14 @@ class FinetuneConfig:
     resume: bool = option(False, "Continue the last interrupted fine-tuning of this search.")
     seed: int = option(0, "Seed of shuffling and augmentation.")
     tracking_uri: str | None = option(None, "MLflow URI (as for runner search).")
+    code: tuple[str, ...] = option(
+        (),
+        "A .py file that registers the model's backbone/head (as given to runner search; repeatable).",
+        type=list[str] | None,
+    )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "code", tuple(str(c) for c in (self.code or ())))  # normalised once, frozen after
         reg, lr, head_lr = self.register, self.lr, self.head_lr
         require(reg in REGISTER, "bad --register", reg, " | ".join(REGISTER), "pass --register if-better")
         require(

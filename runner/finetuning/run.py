@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from runner import tracking
-from runner.errors import RunnerError
+from runner.errors import RegistryError, RunnerError
 from runner.finetuning import unfreeze
 from runner.finetuning.config import FinetuneConfig
 from runner.finetuning.data import Split, evaluate_model, load_split
 from runner.finetuning.model import Progress, Where, augmented, parts, previous, watch
 from runner.finetuning.outcome import Scores, register_result, search_lr
-from runner.plugins.registry import get_head
+from runner.plugins.code import load_code
+from runner.plugins.registry import backbones as backbone_registry
+from runner.plugins.registry import get_backbone, get_head
 from runner.use.load import load
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -65,6 +67,8 @@ def finetune(
     cfg = config or FinetuneConfig(**options)
     emit: Event = on_event or (lambda kind, payload: None)
     policy = cfg.policy
+    for path in cfg.code:  # a model whose backbone or head came from a --code file
+        load_code(path)
     uri = tracking.tracking_uri(cfg.tracking_uri)
     cl = tracking.client(uri)
     ref = f"runs:/{source}/model" if re.fullmatch(r"[0-9a-f]{32}", source) else source
@@ -104,8 +108,10 @@ def finetune(
     ckpt.mkdir(parents=True, exist_ok=True)
     backbone, head_model = parts(loaded.model)
 
+    block_of = _block_rule(loaded.meta.get("backbone", ""))
+
     def chosen_of(bb: Any) -> list[Any]:
-        return unfreeze.select(bb, cfg.unfreeze_layers, cfg.unfreeze_blocks)
+        return unfreeze.select(bb, cfg.unfreeze_layers, cfg.unfreeze_blocks, block_of)
 
     chosen = chosen_of(backbone)
     tracking.log_params(
@@ -194,3 +200,14 @@ def finetune(
         seconds=seconds,
         checkpoint=str(ckpt),
     )
+
+
+def _block_rule(backbone: str) -> unfreeze.BlockOf | None:
+    """The backbone spec's own ``block_of`` when it is registered here (built-in, installed or ``--code``); else
+    Keras's naming rule, with one block per layer as the fallback."""
+    if backbone not in backbone_registry.names():
+        return None
+    try:
+        return get_backbone(backbone).block_of
+    except RegistryError:  # a broken plugin: Keras's naming rule still finds blocks in the saved model
+        return None

@@ -5,10 +5,12 @@ BatchNormalization layers always stay frozen, which in Keras 3 also keeps them i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from runner.errors import RunnerError
 
+BlockOf = Callable[[str], "str | None"]  # a layer's name -> its block's name, None when it is in none
 BLOCK = re.compile(
     r"^(block_?\d+[a-z]?|conv\d+_block\d+|stage_?\d+(?:_block_?\d+)?|mixed\d+|expanded_conv(?:_\d+)?|"
     r"normal_[a-z_]*\d+|reduction_[a-z_]*\d+|.*?_stage_\d+_block_\d+)"
@@ -21,20 +23,33 @@ def is_batchnorm(layer: Any) -> bool:
     return isinstance(layer, keras.layers.BatchNormalization)
 
 
-def blocks(backbone: Any) -> list[tuple[str, list[Any]]]:
-    """The backbone's layers grouped into its own blocks, in order; layers outside any named block (a final
-    1x1 conv, an activation) join the block before them, those before the first block form ``stem``."""
+def keras_block(layer_name: str) -> str | None:
+    """The block a layer of a ``keras.applications`` network belongs to, from its name (None: not in one)."""
+    m = BLOCK.match(layer_name)
+    return m.group(1) if m else None
+
+
+def blocks(backbone: Any, block_of: BlockOf | None = None) -> list[tuple[str, list[Any]]]:
+    """The backbone's layers grouped into its own blocks, in order. ``block_of(layer_name)`` names a layer's block
+    (a backbone spec's ``block_of``; default: Keras's naming, :func:`keras_block`); layers outside any block (a final
+    1x1 conv, an activation) join the block before them, those before the first block form ``stem``. A network
+    whose layer names show no block at all gets one block per layer with weights."""
+    name_of = block_of or keras_block
     groups: list[tuple[str, list[Any]]] = []
     for layer in backbone.layers:
-        m = BLOCK.match(layer.name)
-        name = m.group(1) if m else (groups[-1][0] if groups else "stem")
+        found = name_of(layer.name)
+        name = found if found else (groups[-1][0] if groups else "stem")
         if not groups or groups[-1][0] != name:
             groups.append((name, []))
         groups[-1][1].append(layer)
+    if all(name == "stem" for name, _ in groups):  # no block names: each layer with weights is a block
+        return [(layer.name, [layer]) for layer in backbone.layers if layer.weights and not is_batchnorm(layer)]
     return groups
 
 
-def select(backbone: Any, layers: int | None = None, block_count: int | None = None) -> list[Any]:
+def select(
+    backbone: Any, layers: int | None = None, block_count: int | None = None, block_of: BlockOf | None = None
+) -> list[Any]:
     """The layers to train: the top ``layers`` layers that have weights, or every layer with weights in the top
     ``block_count`` blocks; BatchNormalization excluded."""
     weighted = [layer for layer in backbone.layers if layer.weights and not is_batchnorm(layer)]
@@ -47,7 +62,7 @@ def select(backbone: Any, layers: int | None = None, block_count: int | None = N
                 fix="pass a smaller --unfreeze, or --unfreeze-blocks N",
             )
         return weighted[len(weighted) - layers :] if layers else []
-    groups = [g for g in blocks(backbone) if g[0] != "stem"]
+    groups = [g for g in blocks(backbone, block_of) if g[0] != "stem"]
     n = 1 if block_count is None else block_count
     if not 0 <= n <= len(groups):
         raise RunnerError(

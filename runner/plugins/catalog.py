@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from runner.plugins import registry
+from runner.plugins.code import load_code
 from runner.plugins.specs import BackboneSpec, Head, keras_home
 
 
 def _rows(reg: registry.Registry, describe: Callable[[Any], dict[str, Any]], code: list[str] | None) -> list[dict]:
     """One row per entry: its description, or ``status: broken`` with the reason."""
     for path in code or []:
-        registry.load_code(path)
+        load_code(path)
     rows = []
     for entry, item in reg.status():
         row: dict[str, Any] = {"name": entry.name, "source": entry.source, "status": "ok"}
@@ -48,3 +49,9 @@ def backbone_rows(code: list[str] | None = None) -> list[dict[str, Any]]:
 
 def head_rows(code: list[str] | None = None) -> list[dict[str, Any]]:
     return _rows(registry.heads, _head, code)
+
+
+def clashes() -> list[str]:
+    """Plugins ignored because a built-in has their name (one line each, for listings to show as warnings)."""
+    registry.backbones.names(), registry.heads.names()
+    return [*registry.backbones.warnings, *registry.heads.warnings]

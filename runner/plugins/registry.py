@@ -20,13 +20,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from runner.errors import RegistryError
 from runner.plugins.specs import BackboneSpec, Head, check_name
 
 T = TypeVar("T")
+CODE_PREFIX = "runner_code_"  # the module name of a ``--code`` file
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Entry:
     factory: Callable[[], object]
     source: str  # "builtin", "package==version (entry point)", or a file path
     broken: str | None = None  # why it cannot be used (import error, duplicate, bad spec)
+    target: str | None = None  # an entry point's ``module:function``: the decorated function it names is the same
 
 
 class Registry(Generic[T]):
@@ -45,18 +46,23 @@ class Registry(Generic[T]):
         self._check = check
         self._entries: dict[str, Entry] = {}
         self._loaded = False
+        self.warnings: list[str] = []  # clashes that were resolved (a built-in kept), shown once in listings
 
     def register(self, name: str, factory: Callable[[], object], source: str = "builtin") -> None:
+        """Record ``factory`` under ``name``. The same factory again (the same function, an entry point naming the
+        decorated function, or a ``--code`` copy of an installed plugin's module) is a no-op; only a different
+        factory under a taken name is a clash."""
         check_name(self.kind, name)
         old = self._entries.get(name)
-        if old is not None and old.factory is not factory:
+        if old is not None and not _same(old, factory):
             raise RegistryError(
                 f"duplicate {self.kind} name {name!r} (already registered by {old.source})",
                 received=source,
                 expected="a name not yet registered",
-                fix="choose another name for the new registration",
+                fix=f"rename the {self.kind} in {source}",
             )
-        self._entries[name] = Entry(name, factory, source)
+        if old is None:
+            self._entries[name] = Entry(name, factory, source)
 
     def _load(self) -> None:
         if self._loaded:
@@ -87,15 +93,30 @@ class Registry(Generic[T]):
             self._entries[f"{ep.name} [{source}]"] = Entry(ep.name, factory, source, broken=str(err))
             return
         old = self._entries.get(ep.name)
+        if old is not None and f"{getattr(old.factory, '__module__', '')}:{old.factory.__qualname__}" == ep.value:
+            old.source, old.target = source, ep.value  # the decorated function the entry point names: one plugin
+            return
+        if old is not None and old.source == "builtin":  # built-ins win; the clash is reported in listings
+            self.warnings.append(
+                f"{self.kind} {ep.name!r} from {source} is ignored: a built-in {self.kind} has that name "
+                f"(rename it in the package's entry points)"
+            )
+            return
         if old is not None:
             reason = f"duplicate {self.kind} name {ep.name!r}: registered by {old.source} and by {source}"
             self._entries[ep.name] = Entry(ep.name, factory, f"{old.source} + {source}", broken=reason)
             return
-        self._entries[ep.name] = Entry(ep.name, factory, source)
+        self._entries[ep.name] = Entry(ep.name, factory, source, target=ep.value)
 
     def names(self) -> list[str]:
         self._load()
         return sorted(self._entries)
+
+    def source_of(self, name: str) -> str | None:
+        """Where ``name`` came from (``builtin``, ``package==version``, a file path), or None if unregistered."""
+        self._load()
+        entry = self._entries.get(name)
+        return entry.source if entry is not None else None
 
     def set_source(self, name: str, source: str) -> None:
         """Say where an entry came from (``--code`` files: the file's path, not its generated module name)."""
@@ -134,7 +155,12 @@ class Registry(Generic[T]):
                 expected="a factory that returns a spec",
                 fix=f"fix the plugin ({entry.source})",
             ) from err
-        return self._check(name, made)
+        try:
+            return self._check(name, made)
+        except RegistryError as err:  # a bad return value: say which plugin gave it
+            raise RegistryError(
+                f"{err.what} (from {entry.source})", received=err.received, expected=err.expected, fix=err.fix
+            ) from None
 
     def status(self) -> list[tuple[Entry, T | None]]:
         """Every entry with its spec, or None where it is broken (the reason is set on the entry)."""
@@ -163,8 +189,44 @@ def _known(names: list[str], kind: str) -> str:
 
 
 def _source_of(fn: Callable[..., object]) -> str:
+    """``builtin``, a ``--code`` file's path, or the module that registered ``fn``."""
     module = getattr(fn, "__module__", "") or ""
-    return "builtin" if module.split(".")[0] in ("backbones", "heads", "runner") else module
+    if module.split(".")[0] in ("backbones", "heads", "runner"):
+        return "builtin"
+    loaded = sys.modules.get(module)
+    return str(getattr(loaded, "__file__", module)) if module.startswith(CODE_PREFIX) else module
+
+
+def _same(old: Entry, factory: Callable[[], object]) -> bool:
+    """Whether ``factory`` is what ``old`` already registers (see :meth:`Registry.register`)."""
+    if old.factory is factory:
+        return True
+    qualname = getattr(factory, "__qualname__", "")
+    if old.target is not None and old.target == f"{getattr(factory, '__module__', '')}:{qualname}":
+        return True
+    return _same_code(_target(old), factory)
+
+
+def _target(entry: Entry) -> object:
+    """The function an entry registers: an entry point's target (imported), else its factory."""
+    if entry.target is None:
+        return entry.factory
+    module, _, attr = entry.target.partition(":")
+    try:
+        found: object = importlib.import_module(module)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return found
+
+
+def _same_code(a: object, b: object) -> bool:
+    """Two functions with the same name and the same compiled body (a ``--code`` copy of a module)."""
+    ca, cb = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if ca is None or cb is None or getattr(a, "__qualname__", 1) != getattr(b, "__qualname__", 2):
+        return False
+    return ca.co_code == cb.co_code and ca.co_consts == cb.co_consts
 
 
 def _check_backbone(name: str, spec: object) -> BackboneSpec:
@@ -217,44 +279,3 @@ def get_backbone(name: str) -> BackboneSpec:
 
 def get_head(name: str) -> Head:
     return heads.get(name)
-
-
-def load_code(path: str | Path) -> list[str]:
-    """Import a plain Python file (``--code``) whose decorators register backbones and heads.
-
-    Returns the names it added; their source is the file's path.
-    """
-    path = Path(path).expanduser().resolve()
-    if not path.is_file() or path.suffix != ".py":
-        raise RegistryError(
-            "plugin file not found",
-            received=str(path),
-            expected="an existing .py file",
-            fix="check the path given to --code",
-        )
-    regs = (backbones, heads)
-    before = [set(r.names()) for r in regs]
-    module_name = f"runner_code_{path.stem}_{abs(hash(str(path)))}"
-    if module_name in sys.modules:  # already loaded in this process
-        return []
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    except RegistryError:
-        raise
-    except Exception as err:  # report any failure of the user's file in one line
-        del sys.modules[module_name]
-        raise RegistryError(
-            f"plugin file {path.name} failed to import ({type(err).__name__}: {err})",
-            received=str(path),
-            expected="a file that imports cleanly",
-            fix="run it with python to see the full error",
-        ) from err
-    added = []
-    for reg, old in zip(regs, before, strict=True):
-        for name in sorted(set(reg.names()) - old):
-            reg.set_source(name, str(path))
-            added.append(name)
-    return added

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,8 @@ class BackboneSpec:
     description: str = ""
     params: int | None = None  # parameter count of the no-top model
     licence: str = ""  # licence of the ImageNet weights, where known
+    block_of: Callable[[str], str | None] | None = None  # layer name -> block name, for fine-tuning (default: Keras's)
+    memo: dict[int, str] = field(default_factory=dict, compare=False, repr=False, hash=False)  # architecture digests
 
     def __post_init__(self) -> None:
         check_name("backbone", self.name)

@@ -116,6 +116,8 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
         "data_fingerprint": fs.entry.meta["parts"]["data"],
         "study": st.study_name,
         "parent_run_id": parent_id,
+        "backbone_source": objective.sources.get(choice.backbone, "?"),  # builtin, package==version, or a file
+        "head_source": objective.sources.get(choice.head, "?"),
     }
     meta = model_metadata(fs.spec, fs.size, fs.weights, ds.classes, extra)
     uri = opened.uri

@@ -11,7 +11,8 @@ from runner.data.load import load_dataset
 from runner.errors import DataError
 from runner.features.cache import FeatureCache
 from runner.features.extract import Weights, resolve_weights
-from runner.plugins.registry import get_backbone, get_head, load_code
+from runner.plugins.code import load_code
+from runner.plugins.registry import get_backbone, get_head
 from runner.plugins.specs import BackboneSpec, Head
 from runner.searching import study as studies
 from runner.searching.config import SearchConfig
