@@ -151,7 +151,7 @@ def test_the_plugin_guide_runs(workdir: Path) -> None:
     import mlflow
 
     blocks = _guide_blocks()
-    assert len(blocks) >= 3
+    assert len(blocks) >= 4
     plugin = workdir / "my_plugin.py"
     plugin.write_text(blocks[0])
     make_folders(workdir / "train", per_class=6)
@@ -162,3 +162,4 @@ def test_the_plugin_guide_runs(workdir: Path) -> None:
     info = mlflow.models.get_model_info(f"models:/{result.registered_model['name']}/1")
     assert info.metadata["backbone"] == "shape_net" and info.metadata["head"] == "l2_dense"
     assert info.metadata["backbone_source"] == str(plugin.resolve()) == info.metadata["head_source"]
+    assert namespace["tuned"].unfrozen == ["block3_conv"]  # fine-tuned with --code, its top block unfrozen

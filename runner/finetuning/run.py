@@ -83,6 +83,7 @@ def finetune(
             expected="a search's parent run id or its registered model (models:/NAME/VERSION)",
             fix="pass the parent run id printed by `runner search`",
         )
+    _check_head_available(loaded.meta)
     parent = cl.get_run(parent_id)
     metric = parent.data.params.get("metric", "log_loss")
     split: Split = load_split(cl, parent)
@@ -211,3 +212,19 @@ def _block_rule(backbone: str) -> unfreeze.BlockOf | None:
         return get_backbone(backbone).block_of
     except RegistryError:  # a broken plugin: Keras's naming rule still finds blocks in the saved model
         return None
+
+
+def _check_head_available(meta: dict[str, Any]) -> None:
+    """The head is rebuilt by name (its optimizer): say where it came from when it is not registered here."""
+    from runner.plugins.registry import heads as head_registry
+
+    name, source = meta["head"], str(meta.get("head_source", ""))
+    if name in head_registry.names():
+        return
+    if source.endswith(".py"):
+        fix = f"pass --code {source} (the file the search loaded it from)"
+    elif "==" in source:
+        fix = f"install the plugin package {source}"
+    else:
+        fix = "pass --code FILE.py or install the package that registers it"
+    raise RunnerError("the model's head is not registered here", received=name, expected="a registered head", fix=fix)
