@@ -11,10 +11,13 @@ The API (the CLI is a thin layer over it)::
     runner.predict("models:/train-mobilenet_v2_035/1", "test/", "submission.csv")
     runner.evaluate("models:/train-mobilenet_v2_035/1", "holdout/")
     runner.export("models:/train-mobilenet_v2_035/1", "keras", "model.keras")
+    runner.audit("train/", backbone="mobilenet_v2_035", test="test/")                 # wrong labels, duplicates, leaks
 """
 
 from __future__ import annotations
 
+from runner.audit.config import AuditConfig
+from runner.audit.run import AuditResult, audit
 from runner.errors import RunnerError
 from runner.finetuning.config import FinetuneConfig
 from runner.finetuning.run import FinetuneResult, finetune
@@ -29,6 +32,8 @@ from runner.use.predict import PredictResult, predict
 
 __version__ = "0.1.0"
 __all__ = [
+    "AuditConfig",
+    "AuditResult",
     "BackboneSpec",
     "EvalResult",
     "ExportResult",
@@ -39,6 +44,7 @@ __all__ = [
     "RunnerError",
     "SearchConfig",
     "SearchResult",
+    "audit",
     "evaluate",
     "export",
     "finetune",

@@ -24,7 +24,8 @@ ALLOWED = {
     "use": {"data", "features", "tracking"},
     "searching": {"data", "features", "plugins", "tracking"},
     "finetuning": {"data", "features", "plugins", "tracking", "use"},
-    "cli": {"data", "features", "plugins", "tracking", "use", "searching", "finetuning", "api"},
+    "audit": {"data", "features", "plugins", "tracking"},
+    "cli": {"data", "features", "plugins", "tracking", "use", "searching", "finetuning", "audit", "api"},
 }
 
 

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from runner.cli import audit as audit_cmd
 from runner.cli import cache as cache_cmd
 from runner.cli import catalog as catalog_cmd
 from runner.cli import finetune as finetune_cmd
@@ -32,6 +33,7 @@ app.command("finetune", epilog=finetune_cmd.EXAMPLES)(finetune_cmd.finetune)
 app.command("predict", epilog=use_cmd.PREDICT_EXAMPLES)(use_cmd.predict)
 app.command("evaluate", epilog=use_cmd.EVALUATE_EXAMPLES)(use_cmd.evaluate)
 app.command("export", epilog=use_cmd.EXPORT_EXAMPLES)(use_cmd.export)
+app.command("audit", epilog=audit_cmd.EXAMPLES)(audit_cmd.audit)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(catalog_cmd.backbones_app, name="backbones")

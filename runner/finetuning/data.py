@@ -51,6 +51,10 @@ def load_split(cl: Any, parent: Any) -> Split:
         path = cl.download_artifacts(parent.info.run_id, "skipped_files.json")
         with open(path) as f:
             skipped = set(json.load(f)["skipped"])
+    if _param(params, "n_excluded") not in (None, "0"):  # left out by --exclude: never trained or validated on
+        path = cl.download_artifacts(parent.info.run_id, "excluded_files.json")
+        with open(path) as f:
+            skipped |= set(json.load(f)["excluded"])
     usable = np.array([i for i, n in enumerate(ds.names) if n not in skipped], dtype=np.int64)
     val_data = _param(params, "val_data")
     if val_data is not None:

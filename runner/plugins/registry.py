@@ -222,11 +222,12 @@ def _target(entry: Entry) -> object:
 
 
 def _same_code(a: object, b: object) -> bool:
-    """Two functions with the same name and the same compiled body (a ``--code`` copy of a module)."""
+    """Two functions with the same name, line and compiled body (a ``--code`` copy of a plugin's module)."""
     ca, cb = getattr(a, "__code__", None), getattr(b, "__code__", None)
     if ca is None or cb is None or getattr(a, "__qualname__", 1) != getattr(b, "__qualname__", 2):
         return False
-    return ca.co_code == cb.co_code and ca.co_consts == cb.co_consts
+    same_place = ca.co_firstlineno == cb.co_firstlineno and ca.co_names == cb.co_names
+    return same_place and ca.co_code == cb.co_code and ca.co_consts == cb.co_consts
 
 
 def _check_backbone(name: str, spec: object) -> BackboneSpec:

@@ -73,6 +73,9 @@ class SearchConfig:
     register_name: str | None = _opt(None, "Registered model name (default: DATA-BACKBONE).")
     cache_dir: str | None = _opt(None, "Feature cache folder (default ~/.cache/runner).", envvar="RUNNER_CACHE_DIR")
     code: tuple[str, ...] = _opt((), "A .py file that registers backbones/heads (repeatable).", type=list[str] | None)
+    exclude: str | None = _opt(
+        None, "Leave out the images listed in FILE: an audit's audit.json or CSV, or one path per line."
+    )
     rehash: bool = _opt(False, "Hash every image again instead of trusting unchanged path+size+mtime.")
 
     def __post_init__(self) -> None:

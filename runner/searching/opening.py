@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner import tracking
+from runner.data.exclude import Exclusion, read_exclusion
 from runner.data.load import load_dataset
 from runner.errors import DataError
 from runner.features.cache import FeatureCache
@@ -41,6 +42,8 @@ class Opened:
     experiment_id: str
     parent_run_id: str
     on_stale: studies.StaleTrials
+    excluded: list[int]  # positions in ds that --exclude leaves out
+    unknown_excluded: list[str]  # paths --exclude lists that ds does not have
 
 
 def open_search(config: SearchConfig, *, helper: bool = False) -> Opened:
@@ -56,6 +59,7 @@ def open_search(config: SearchConfig, *, helper: bool = False) -> Opened:
     sizes = config.image_sizes(specs)
 
     ds = load_dataset(config.data, config.per_class)
+    exclusion = read_exclusion(config.exclude, ds) if config.exclude else Exclusion([], [])
     val_ds = load_dataset(config.val_data) if config.val_data is not None else None
     if val_ds is not None and val_ds.classes != ds.classes:
         raise DataError(
@@ -99,4 +103,6 @@ def open_search(config: SearchConfig, *, helper: bool = False) -> Opened:
         experiment_id=exp_id,
         parent_run_id=parent_id,
         on_stale=on_stale,
+        excluded=exclusion.rows,
+        unknown_excluded=exclusion.unknown,
     )

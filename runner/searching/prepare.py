@@ -40,6 +40,7 @@ class Prepared:
     arrays: dict[str, Arrays]
     ds: Dataset  # usable training images
     skipped: list[str]
+    excluded: list[str]  # left out by --exclude
 
     @property
     def hit(self) -> bool:
@@ -100,7 +101,8 @@ def prepare(opened: Opened, emit: Event) -> Prepared:
     if skipped:
         more = " ..." if len(skipped) > 5 else ""
         emit("warning", {"message": f"skipped {len(skipped)} undecodable file(s): {', '.join(skipped[:5])}{more}"})
-    ds, rows = _usable(ds, bad, "training data")
+    excluded = [ds.names[i] for i in opened.excluded]
+    ds, rows = _usable(ds, bad | set(opened.excluded), "training data")
     arrays: dict[str, Arrays] = {}
     n = len(ds.classes)
     if val_ds is not None:
@@ -130,4 +132,4 @@ def prepare(opened: Opened, emit: Event) -> Prepared:
                 sources.append(entry.features())  # memory-mapped; row j is training image j
             fs.seconds += time.perf_counter() - t
             arrays[name].x_views = Rows(tuple(sources), np.arange(len(train_ds)))
-    return Prepared(sets, arrays, ds, skipped)
+    return Prepared(sets, arrays, ds, skipped, excluded)

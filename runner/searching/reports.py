@@ -126,6 +126,8 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
             "n_val": len(first.y_val),
             "class_counts": ds.counts(),
             "n_skipped": len(prep.skipped),
+            "n_excluded": len(prep.excluded),
+            "exclude": cfg.exclude,
             "data_fingerprint": opened.ds.fingerprint(),
             "backbone": ",".join(prep.sets),
             "head": ",".join(opened.heads),
@@ -156,3 +158,5 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
     cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
     if prep.skipped:
         cl.log_dict(parent_id, {"skipped": prep.skipped}, "skipped_files.json")
+    if prep.excluded:
+        cl.log_dict(parent_id, {"excluded": prep.excluded, "from": cfg.exclude}, "excluded_files.json")

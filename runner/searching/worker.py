@@ -42,6 +42,9 @@ def get_ready(opened: Opened, emit: Event, *, helper: bool) -> Ready:
     """Features (extracted once, or found in the cache), the settings on the parent run (not by helpers), the
     objective; on ``--resume`` of a storage without heartbeats, trials left running are failed and retried."""
     cfg = opened.config
+    if opened.unknown_excluded and not helper:
+        unknown = opened.unknown_excluded
+        emit("warning", {"message": f"--exclude lists {len(unknown)} path(s) not in --data: {', '.join(unknown[:3])}"})
     prep = prepare(opened, emit)
     cfg.check_folds(prep.arrays[opened.specs[0].name].y_train)
     sources = {n: backbone_registry.entry(n).source for n in prep.sets}
