@@ -67,6 +67,9 @@ def test_audit_finds_what_was_injected(workdir: Path) -> None:
     params = cl.get_run(s.parent_run_id).data.params
     assert params["n_excluded"] == str(len(flagged))
     assert s.data["n_train"] + s.data["n_val"] == 30 - 1 - len(flagged)  # less the unreadable file and the flagged
+    # the same audit scored by the search's own head configuration (its backbone, size, weights read from the model)
+    by_model = runner.audit(str(root), model=s.parent_run_id, folds=3, similarity=0.999999, out=str(workdir / "m"))
+    assert set(injected["flips"]) <= {x["path"] for x in by_model.label_issues}, by_model.label_issues
     listed = workdir / "by_hand.txt"
     listed.write_text("cats/cat.101.jpg\nnot/there.jpg\n")
     warnings: list[str] = []

@@ -24,7 +24,7 @@ ALLOWED = {
     "use": {"data", "features", "tracking"},
     "searching": {"data", "features", "plugins", "tracking"},
     "finetuning": {"data", "features", "plugins", "tracking", "use"},
-    "audit": {"data", "features", "plugins", "tracking"},
+    "audit": {"data", "features", "plugins", "tracking", "use", "searching"},
     "cli": {"data", "features", "plugins", "tracking", "use", "searching", "finetuning", "audit", "api"},
 }
 

@@ -18,6 +18,11 @@ class AuditConfig:
     weights: str = option("imagenet", "imagenet | none | PATH to a Keras weights file.")
     image_size: int | None = option(None, "Input size in px (default: the backbone's; demo: its minimum).")
     folds: int = option(5, "Folds of the out-of-fold probabilities behind label issues.")
+    model: str | None = option(
+        None,
+        "Score labels with a search's head configuration (its parent run id or registered model) instead of "
+        "a linear head; its backbone, size and weights are used.",
+    )
     similarity: float = option(0.85, "Cosine similarity of pooled features from which two images are near-duplicates.")
     out: str = option("audit", "Folder for report.html, the CSVs and audit.json.")
     seed: int = option(0, "Seed of the folds (and of random backbone weights).")

@@ -48,10 +48,14 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[np
     return proba, c
 
 
-def find(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> LabelIssues:
+def find(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, proba: np.ndarray | None = None) -> LabelIssues:
+    """Label issues from ``proba`` (out-of-fold probabilities made elsewhere, e.g. by a search's head) or from the
+    linear head on ``x``."""
     from cleanlab.filter import find_label_issues
 
-    proba, c = out_of_fold(x, y, folds, seed)
+    c = float("nan")
+    if proba is None:
+        proba, c = out_of_fold(x, y, folds, seed)
     idx = find_label_issues(y, proba, filter_by=FILTER, return_indices_ranked_by="self_confidence")
     idx = np.asarray(idx, dtype=np.int64)
     return LabelIssues(idx, np.argmax(proba[idx], axis=1), proba[idx, y[idx]], proba, c)

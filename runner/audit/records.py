@@ -36,3 +36,4 @@ class Pooled:
     rows: np.ndarray  # positions in ds of the decodable images
     x: np.ndarray  # (len(rows), channels) float32
     unreadable: list[str]
+    maps: np.ndarray | None = None  # the cached feature maps (memory-mapped), row i is image i of ds

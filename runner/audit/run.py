@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from runner.audit import labels, neighbours
+from runner.audit import model as audit_model
 from runner.audit.config import AuditConfig
 from runner.audit.records import AuditResult, Pooled
 from runner.audit.report import write
@@ -42,7 +43,7 @@ def _pooled(ds: Dataset, cfg: AuditConfig, cache: FeatureCache, emit: Event) -> 
     for lo in range(0, len(rows), POOL_BLOCK):
         part = np.asarray(maps[rows[lo : lo + POOL_BLOCK]], dtype=np.float32)
         x[lo : lo + len(part)] = part.reshape(len(part), -1, maps.shape[-1]).mean(axis=1)
-    return Pooled(ds, rows, x, [ds.names[i] for i in sorted(bad)])
+    return Pooled(ds, rows, x, [ds.names[i] for i in sorted(bad)], maps)
 
 
 def _exact(pool: Pooled) -> list[tuple[list[int], float]]:
@@ -108,6 +109,9 @@ def audit(config: AuditConfig | str | None = None, /, *, on_event: Event | None 
     t0 = time.perf_counter()
     for path in cfg.code:
         load_code(path)
+    choice = None
+    if cfg.model:  # the search's backbone, size, weights and head configuration
+        cfg, choice = audit_model.configure(cfg)
     ds = load_dataset(cfg.data)
     test_ds = load_dataset(cfg.test) if cfg.test else None
     cache = FeatureCache(cfg.cache_dir)
@@ -122,7 +126,10 @@ def audit(config: AuditConfig | str | None = None, /, *, on_event: Event | None 
         raise DataError(
             "a class has fewer images than --folds", received=small, expected=f">= {cfg.folds}", fix="lower --folds"
         )
-    issues = labels.find(train.x, y, cfg.folds, cfg.seed)
+    proba = None
+    if choice is not None and train.maps is not None:
+        proba = audit_model.out_of_fold(train.maps, train.rows, y, choice, cfg.folds, cfg.seed)
+    issues = labels.find(train.x, y, cfg.folds, cfg.seed, proba)
     z = neighbours.normalised(train.x)
     near = neighbours.scan(z, cfg.similarity)
     cut = neighbours.outlier_cut(near.knn)
