@@ -58,6 +58,23 @@ def test_predict_full_format_and_clip(searched: dict, tmp_path: Path) -> None:
         assert 0.01 <= float(row["p_dogs"]) <= 0.99 and row["predicted"] in ("cats", "dogs")
 
 
+def test_predict_format_follows_the_model(tmp_path: Path) -> None:
+    """--format kaggle is for two classes: a clear error on a 3-class model, whose default is the full format;
+    CSV lines end with \\n."""
+    import keras
+
+    inp = keras.Input((32, 32, 3))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(inp)))
+    model.save(tmp_path / "three.keras")
+    images = make_folders(tmp_path / "imgs", per_class=2)
+    with pytest.raises(RunnerError, match=r"--format kaggle needs a two-class model.*3 classes.*--format full"):
+        predict(str(tmp_path / "three.keras"), str(images), str(tmp_path / "k.csv"), fmt="kaggle")
+    r = predict(str(tmp_path / "three.keras"), str(images), str(tmp_path / "f.csv"))
+    assert r.columns == ["id", "p_class_0", "p_class_1", "p_class_2", "predicted"]
+    raw = (tmp_path / "f.csv").read_bytes()
+    assert b"\r\n" not in raw and raw.count(b"\n") == 5
+
+
 def test_evaluate_reproduces_the_search_accuracy(searched: dict, tmp_path: Path) -> None:
     r = searched["result"]
     ds = data.load_dataset(searched["train"])

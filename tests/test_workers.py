@@ -189,9 +189,24 @@ def test_two_workers_postgresql_and_tracking_server(workdir: Path, mlflow_server
         pytest.skip("no PostgreSQL server: set RUNNER_TEST_POSTGRES=postgresql://... (`.ci/run` starts one)")
     root = make_folders(workdir / "train", per_class=8)
     name = f"pg-{os.getpid()}-{int(time.time())}"
-    args = ["--data", str(root), "--trials", "4", "--study", name, "--storage", url, "--tracking-uri", mlflow_server]
-    results = [finish(p) for p in [worker(workdir, args) for _ in range(2)]]
+    secret = f"pw-{os.getpid()}-never-shown"  # the test server trusts every password: this one must leak nowhere
+    url_pw = url.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
+    assert secret in url_pw
+    args = ["--data", str(root), "--trials", "4", "--study", name, "--storage", url_pw, "--tracking-uri", mlflow_server]
+    procs = [worker(workdir, args) for _ in range(2)]
+    texts = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [t[1][-2000:] for t in texts]
+    assert not any(secret in out or secret in err for out, err in texts)
+    results = [json.loads(out) for out, _ in texts]
+    assert {r["storage"] for r in results} == {url}  # shown as postgresql://user@host/db
     check_shared_study(url, mlflow_server, name, 4, results)
+    cl = tracking.client(mlflow_server)
+    for run in cl.search_runs([results[0]["experiment_id"]], max_results=1000):
+        assert secret not in json.dumps([run.data.params, run.data.tags])
+    parent = results[0]["parent_run_id"]
+    local = Path(cl.download_artifacts(parent, "", str(workdir / "artifacts")))
+    files = [f for f in local.rglob("*") if f.is_file() and f.stat().st_size < 5_000_000]
+    assert files and not any(secret.encode() in f.read_bytes() for f in files)
 
 
 def test_folds_repeats_and_study_report(workdir: Path) -> None:

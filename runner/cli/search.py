@@ -76,6 +76,9 @@ class Printer:
             print(f"warning: {p['message']}", file=out)
 
 
+USE = "  (the reference for predict, evaluate, export, finetune)"
+
+
 def _summary(r: Any) -> str:
     m = r.best_metrics
     how = "cache hit" if r.cache["hit"] else "extracted"
@@ -95,8 +98,8 @@ def _summary(r: Any) -> str:
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
         f"{'parent run':18}{r.parent_run_id} (experiment {r.experiment_id})",
         f"{'this worker':18}{r.worker.get('trials_run', 0)} trial(s) run here",
-        f"{'registered':18}{registered}",
-        *([f"{'model uri':18}{r.model_uri}"] if r.finalized else []),
+        f"{'registered':18}{registered}"
+        + ("  (the reference for predict, evaluate, export, finetune)" if r.finalized else ""),
     ]
     return "\n".join(lines)
 

@@ -51,12 +51,18 @@ def predict(
         str, typer.Argument(help="A folder of images (natural order), a .zip, or a CSV with a path column.")
     ],
     out: Annotated[str, typer.Option(help="Output CSV.")] = "predictions.csv",
-    fmt: Annotated[str, typer.Option("--format", help="kaggle (id,label = P(second class)) or full.")] = "kaggle",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="kaggle (two classes: id,label = P(second class)) or full; default: kaggle for two classes"
+        ),
+    ] = None,
     clip: Annotated[float | None, typer.Option(help="Clip probabilities to [EPS, 1-EPS] (log-loss scoring).")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Predict every image into a CSV; unreadable files are listed with an empty prediction."""
+    t0 = time.perf_counter()
     from runner.use.predict import predict as run
 
     with contextlib.redirect_stdout(sys.stderr):
@@ -76,7 +82,11 @@ def predict(
             f"{', '.join(r.unreadable[:5])}",
             file=sys.stderr,
         )
-    typer.echo(f"wrote {r.n} predictions ({', '.join(r.columns)}) to {r.out} in {r.seconds:.1f}s")
+    waited = time.perf_counter() - t0
+    typer.echo(
+        f"wrote {r.n} predictions ({', '.join(r.columns)}) to {r.out} in {waited:.1f}s "
+        f"({r.seconds:.1f}s predicting; the rest loading TensorFlow and the model)"
+    )
 
 
 def evaluate(

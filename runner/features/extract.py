@@ -60,7 +60,7 @@ def resolve_weights(spec: BackboneSpec, weights: str, size: int, seed: int, inde
             if not path.is_file():
                 raise WeightsError(
                     f"ImageNet weights for {spec.name} are not in the Keras cache and could not be downloaded "
-                    f"({str(err).splitlines()[0][:160]})",
+                    f"({str(err).splitlines()[0]})",
                     received=str(path),
                     expected=f"the file {fname} in $KERAS_HOME/models",
                     fix=f"copy {fname} to {path.parent}/ (or set KERAS_HOME), or pass --weights none | --weights PATH",

@@ -148,7 +148,7 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
             "per_class": cfg.per_class,
             "timeout": cfg.timeout,
             "study": opened.study.study_name,
-            "storage": opened.storage_url,
+            "storage": tracking.redact(opened.storage_url),
             "feature_shape": {k: list(a.x_train.shape[1:]) for k, a in prep.arrays.items()},
         },
     )

@@ -118,6 +118,6 @@ def _describe(result: SearchResult, opened: Opened, ready: Ready, worker: str, r
         "n_val": len(first.y_val),
         "skipped": prep.skipped,
     }
-    result.storage = opened.storage_url
+    result.storage = tracking.redact(opened.storage_url)
     stale = ready.stale + len(opened.on_stale.seen)
     result.worker = {"id": worker, "trials_run": ran, "stale_retried": stale}

@@ -23,9 +23,9 @@ LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")  # trial states that count t
 def _bad_storage(url: str, err: BaseException) -> RunnerError:
     return RunnerError(
         "cannot open the Optuna storage",
-        received=url,
+        received=tracking.redact(url),
         expected="sqlite:///path.db, postgresql://user@host/db, mysql://user@host/db or journal:///path/study.log",
-        fix=f"fix --storage ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})",
+        fix=f"fix --storage ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
     )
 
 

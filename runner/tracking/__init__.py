@@ -24,6 +24,7 @@ from runner.tracking.store import (
     default_storage,
     experiment_id,
     local_root,
+    redact,
     sqlite_path,
     tracking_uri,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "parent_run",
+    "redact",
     "sqlite_path",
     "start_child",
     "tracking_uri",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 from runner.errors import RunnerError
 
@@ -16,6 +16,19 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 
 
+def redact(url: str) -> str:
+    """A URL as it may be shown or logged: ``scheme://user@host/db``, never a password (or a token in place of
+    one). The password belongs in the environment: PGPASSWORD or ~/.pgpass, MLFLOW_TRACKING_PASSWORD."""
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunparse((parts.scheme, netloc, parts.path, parts.params, parts.query, parts.fragment))
+
+
 def tracking_uri(uri: str | None = None) -> str:
     """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite store under ./mlruns."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
@@ -23,7 +36,7 @@ def tracking_uri(uri: str | None = None) -> str:
     if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks", "file", ""):
         raise RunnerError(
             "unsupported tracking URI",
-            received=uri,
+            received=redact(uri),
             expected="sqlite:///path.db, http(s)://server, or a database URL",
             fix="fix --tracking-uri",
         )

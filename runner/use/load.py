@@ -36,7 +36,7 @@ def _from_keras_file(path: Path) -> LoadedModel:
             "cannot load the .keras file",
             received=str(path),
             expected="a Keras 3 .keras model",
-            fix=f"re-export it with `runner export` ({str(err).splitlines()[0][:120]})",
+            fix=f"re-export it with `runner export` ({str(err).splitlines()[0]})",
         ) from None
     meta: dict[str, Any] = {}
     with zipfile.ZipFile(path) as zf:
@@ -60,7 +60,7 @@ def _from_mlflow(uri: str, tracking_uri: str | None) -> LoadedModel:
             "cannot load the model",
             received=uri,
             expected=f"{FORMS} in {store}",
-            fix=f"check the name/version or --tracking-uri ({str(err).splitlines()[0][:160]})",
+            fix=f"check the name/version or --tracking-uri ({str(err).splitlines()[0]})",
         ) from None
     return LoadedModel(model, dict(info.metadata or {}), uri)
 

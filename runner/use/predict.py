@@ -44,20 +44,27 @@ def predict(
     images: str,
     out: str = "predictions.csv",
     *,
-    fmt: str = "kaggle",
+    fmt: str | None = None,
     clip: float | None = None,
     batch_size: int = 32,
     tracking_uri: str | None = None,
     progress: Progress | None = None,
 ) -> PredictResult:
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise RunnerError("bad --format", received=fmt, expected=" or ".join(FORMATS), fix="pass --format kaggle")
     if clip is not None and not 0 <= clip < 0.5:
         raise RunnerError("bad --clip", received=clip, expected="a number in [0, 0.5)", fix="pass e.g. --clip 0.005")
     ds = load_images(images)
     loaded = load(model, tracking_uri)
     classes = loaded.classes
-    kaggle = fmt == "kaggle" and len(classes) == 2
+    if fmt == "kaggle" and len(classes) != 2:
+        raise RunnerError(
+            "--format kaggle needs a two-class model",
+            received=f"a model of {len(classes)} classes ({', '.join(classes[:5])})",
+            expected="two classes (id,label = P(second class))",
+            fix="pass --format full (one probability column per class), or drop --format",
+        )
+    kaggle = (fmt or "kaggle") == "kaggle" and len(classes) == 2
     columns = ["id", "label"] if kaggle else ["id", *(f"p_{c}" for c in classes), "predicted"]
     ids = _ids(ds.names)
     tmp = Path(f"{out}.tmp-{os.getpid()}")
@@ -65,7 +72,7 @@ def predict(
     t0 = time.perf_counter()
     try:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(columns)
             for rng, imgs in iter_batches(ds, loaded.size, batch_size):
                 ok, x = stack(imgs)
