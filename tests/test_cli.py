@@ -73,6 +73,8 @@ def test_search_json_then_cache_commands(tmp_path: Path) -> None:
     assert {"val_accuracy", "val_log_loss"} <= set(res["best_metrics"])
     assert res["registered_model"] == {"name": "flat-tiny_cnn", "version": 1} and res["cache"]["hit"] is False
     assert "extracting features 12/12" in out.stderr and "trial   1" in out.stderr
+    for noise in ("absl", "oneDNN", "I0000", "INFO mlflow", "Successfully registered", "Created version", "Warning"):
+        assert noise not in out.stderr, noise  # only runner's own lines (--verbose shows the libraries' logs)
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "optuna.db").is_file()
 
     listed = json.loads(run(["cache", "list", "--json"], tmp_path).stdout)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
+from runner import quiet
 from runner.cli import audit as audit_cmd
 from runner.cli import cache as cache_cmd
 from runner.cli import catalog as catalog_cmd
@@ -28,6 +30,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the libraries' own log lines and warnings.")] = False,
+) -> None:
+    """Transfer learning on small image datasets: cached backbone features, an Optuna head search, MLflow."""
+    quiet.install(verbose or os.environ.get("RUNNER_VERBOSE") == "1")
+
+
 app.command("search", epilog=search_cmd.EXAMPLES)(search_cmd.search)
 app.command("finetune", epilog=finetune_cmd.EXAMPLES)(finetune_cmd.finetune)
 app.command("predict", epilog=use_cmd.PREDICT_EXAMPLES)(use_cmd.predict)
@@ -42,7 +54,6 @@ app.add_typer(studies_cmd.app, name="studies")
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are noise here
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         app()

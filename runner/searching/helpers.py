@@ -4,12 +4,14 @@ trial lines and warnings are forwarded to the main process's events."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue as queues
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from runner import quiet
 from runner.searching.config import SearchConfig
 from runner.searching.worker import work
 
@@ -17,6 +19,8 @@ Event = Callable[[str, dict[str, Any]], None]
 
 
 def _helper(config: SearchConfig, worker: str, events: Any) -> None:
+    quiet.install(os.environ.get("RUNNER_QUIET") != "1")  # as quiet as the CLI that started it
+
     def forward(kind: str, payload: dict[str, Any]) -> None:
         if kind in ("trial", "warning"):
             events.put((kind, payload))

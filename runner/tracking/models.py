@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+from contextlib import nullcontext
 from typing import Any
 
 
@@ -44,7 +48,8 @@ def log_keras_model(
     )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    with mlflow.start_run(run_id=run_id):
+    quiet = logging.getLogger("mlflow").getEffectiveLevel() > logging.INFO  # MLflow prints its notices itself
+    with mlflow.start_run(run_id=run_id), contextlib.redirect_stderr(io.StringIO()) if quiet else nullcontext():
         info = mlflow.keras.log_model(
             model,
             name="model",
