@@ -82,3 +82,53 @@ def test_search_json_then_cache_commands(tmp_path: Path) -> None:
     cleared = run(["cache", "clear", res["cache"]["key"]], tmp_path)
     assert cleared.returncode == 0 and "removed 1 cache entry" in cleared.stdout
     assert json.loads(run(["cache", "list", "--json"], tmp_path).stdout)["entries"] == []
+
+
+def _answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _left(marker: str) -> list[str]:
+    """Command lines of the processes that still mention ``marker`` (the test's own store path)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        if cmdline.parent.name == str(os.getpid()):
+            continue
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_ui_stops_everything_it_started(tmp_path: Path, sig: str) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tmp_path / "store"
+    env = {**os.environ, "RUNNER_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "runner.cli", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{store}/m.db"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _answers(port):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(1)
+    assert _left(str(store)), "the server's processes should be visible while it runs"
+    proc.send_signal(getattr(signal, sig))
+    proc.wait(timeout=60)
+    time.sleep(1)
+    assert not _answers(port), f"port {port} still answers after {sig}"
+    assert _left(str(store)) == [], f"left running after {sig}"
