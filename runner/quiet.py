@@ -54,6 +54,15 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
         return spec
 
 
+def optuna_errors_only() -> None:
+    """When quiet: Optuna logs errors only (runner reports failed, pruned and interrupted trials itself). Optuna
+    sets its own level when first imported, so this runs just before a search, not at start-up."""
+    if os.environ.get("RUNNER_QUIET") == "1":
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
 def install(verbose: bool) -> None:
     """Called by the CLI (and inherited by its helper processes through ``RUNNER_QUIET``)."""
     if verbose:
@@ -63,8 +72,7 @@ def install(verbose: bool) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow sets its loggers' level from it on import
     if "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _QuietTensorFlow())
-    for name in ("mlflow", "alembic", "optuna"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)

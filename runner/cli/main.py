@@ -18,6 +18,7 @@ from runner.cli import studies as studies_cmd
 from runner.cli import ui as ui_cmd
 from runner.cli import use as use_cmd
 from runner.errors import RunnerError
+from runner.interrupts import Interrupts
 
 app = typer.Typer(
     name="runner",
@@ -53,16 +54,35 @@ app.add_typer(catalog_cmd.heads_app, name="heads")
 app.add_typer(studies_cmd.app, name="studies")
 
 
+def _interrupted() -> str:
+    """The one line a Ctrl+C leaves when the command did not say more itself."""
+    if sys.argv[1:2] == ["finetune"]:
+        return "interrupted: the fine-tuning checkpoint is kept; continue with the same command and --resume"
+    if sys.argv[1:2] == ["predict"]:
+        return "interrupted: no predictions file was written"
+    return "interrupted"
+
+
 def main() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    interrupts = Interrupts()
+    interrupts.install()
     try:
-        app()
+        code = app(standalone_mode=False)  # runner handles errors and Ctrl+C itself, Click does not
     except RunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted: finished trials are kept; continue with --resume", file=sys.stderr)
-        sys.exit(130)
+    except (KeyboardInterrupt, typer.Abort):
+        code = 130
+    except typer.Exit as err:  # typer.Exit(code) raised by a command
+        sys.exit(err.exit_code)
+    except typer.TyperException as err:  # a usage mistake (unknown option, missing argument): Typer's own message
+        show = getattr(err, "show", None)
+        show() if show else print(f"error: {err}", file=sys.stderr)
+        sys.exit(getattr(err, "exit_code", 2))
+    if code == 130 and interrupts.pending and not interrupts.reported:  # Typer turns Ctrl+C into Exit(130)
+        print(_interrupted(), file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

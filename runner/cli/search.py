@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 import time
 from typing import Any
 
 import typer
 
+from runner import interrupts, quiet
 from runner.cli.options import JSON, with_options
 from runner.searching.config import SearchConfig
 
@@ -79,6 +81,17 @@ class Printer:
 USE = "  (the reference for predict, evaluate, export, finetune)"
 
 
+def _resume_line(err: Any) -> str:
+    """What is kept and the exact command that continues the study (``--resume --study NAME``, ``--storage``)."""
+    args = [a for a in sys.argv[1:] if a != "--resume"]
+    for flag in ("--study", "--storage"):  # both come back from the error, the storage without its password
+        if flag in args:
+            i = args.index(flag)
+            del args[i : i + 2]
+    command = " ".join(shlex.quote(a) for a in ["runner", *args, *err.resume_args()])
+    return f"interrupted: {err.kept} finished trial(s) kept in study {err.study}; continue with: {command}"
+
+
 def _summary(r: Any) -> str:
     m = r.best_metrics
     how = "cache hit" if r.cache["hit"] else "extracted"
@@ -107,11 +120,18 @@ def _summary(r: Any) -> str:
 @with_options(SearchConfig, before=[], after=[JSON])
 def search(as_json: bool = False, **options: Any) -> None:
     """Search classifier heads on cached backbone features; log every trial to MLflow; register the best model."""
+    from runner.searching.run import SearchInterrupted
     from runner.searching.run import search as run_search
 
     config = SearchConfig(**options)  # checked before anything slow starts
-    with contextlib.redirect_stdout(sys.stderr):  # libraries that print (Keras downloads) never pollute stdout
-        result = run_search(config, on_event=Printer())
+    quiet.optuna_errors_only()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # libraries that print (Keras downloads) never pollute stdout
+            result = run_search(config, on_event=Printer())
+    except SearchInterrupted as err:
+        typer.echo(_resume_line(err), err=True)
+        interrupts.reported()
+        raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from runner import interrupts
 from runner.data.batches import iter_batches, stack
 from runner.data.dataset import Dataset
 from runner.data.hashindex import HashIndex, file_digest
@@ -124,6 +125,7 @@ def extract_into(
             written = 0
         if progress:
             progress(rng[-1] + 1, len(ds), time.perf_counter() - start)
+        interrupts.check()
     return skipped
 
 

@@ -20,12 +20,16 @@ Event = Callable[[str, dict[str, Any]], None]
 
 def _helper(config: SearchConfig, worker: str, events: Any) -> None:
     quiet.install(os.environ.get("RUNNER_QUIET") != "1")  # as quiet as the CLI that started it
+    quiet.optuna_errors_only()
 
     def forward(kind: str, payload: dict[str, Any]) -> None:
         if kind in ("trial", "warning"):
             events.put((kind, payload))
 
-    work(config, worker, forward)
+    try:
+        work(config, worker, forward)
+    except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the main process reports it, once
+        return
 
 
 class Helpers:

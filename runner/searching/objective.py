@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from runner import tracking
+from runner import interrupts, tracking
 from runner.features.rows import Rows
 from runner.plugins.specs import Head
 from runner.searching.choice import ATTR, Choice
@@ -66,7 +66,7 @@ class Objective:
     on_event: Event
     sources: dict[str, str] = field(default_factory=dict)
     best_weights: dict[int, list[np.ndarray]] = field(default_factory=dict)
-    _best_value: float | None = None
+    best_value: float | None = None  # the study's best so far (earlier runs of a resumed study included)
 
     @property
     def maximize(self) -> bool:
@@ -141,6 +141,7 @@ class Objective:
                     budget_mb=cfg.memory_budget,
                 )
                 runs.append(fit.metrics)
+                interrupts.check()
                 trial.report(float(np.mean([m[f"val_{cfg.metric}"] for m in runs])), len(runs) - 1)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after {len(runs)} fit(s)")
@@ -161,7 +162,7 @@ class Objective:
 
     def _event(self, trial: Any, shown: dict[str, Any], metrics: dict[str, float], state: str, **extra: Any) -> None:
         payload = {"number": trial.number, "params": shown, "metrics": metrics, "state": state}
-        self.on_event("trial", payload | extra | {"best_value": self._best_value})
+        self.on_event("trial", payload | extra | {"best_value": self.best_value})
 
     def __call__(self, trial: Any) -> float:
         import keras
@@ -180,12 +181,14 @@ class Objective:
         history: dict[str, list[float]] = {}
 
         def hook(epoch: int, logs: dict[str, float]) -> None:
+            interrupts.check()
             trial.report(logs[report_key], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
 
         try:
-            with tracking.ending(self.client, run_id, special={optuna.TrialPruned: "KILLED"}, tag_state=True):
+            stopped = {optuna.TrialPruned: "KILLED", KeyboardInterrupt: "KILLED"}  # pruned, or stopped by Ctrl+C
+            with tracking.ending(self.client, run_id, special=stopped, tag_state=True):
                 try:
                     return self._score(trial, choice, shown, run_id, hook, history)
                 except optuna.TrialPruned:
@@ -207,9 +210,9 @@ class Objective:
         trial.set_user_attr("history", history)
         trial.set_user_attr("metrics", metrics)
         tracking.log_metrics(self.client, run_id, logged)
-        best = self._best_value
+        best = self.best_value
         if best is None or (value > best if self.maximize else value < best):
-            self._best_value = value
+            self.best_value = value
             self.best_weights = {} if self.cross else {trial.number: fit.model.get_weights()}
         self._event(trial, shown, metrics, "complete")
         return value

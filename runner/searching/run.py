@@ -42,13 +42,49 @@ def search(
     t0 = time.perf_counter()
     opened = open_search(config)
     st = opened.study
-    with tracking.ending(opened.client, opened.parent_run_id, error="KILLED") as end:
-        # a failing worker ends the parent run only when no other worker still has a trial running
-        end.keep = lambda ok: not ok and studies.running(st.get_trials(deepcopy=False)) > 0
-        result = _run(opened, emit, t0)
-        if not result.finalized:  # another worker completes the study and ends its parent run
-            end.keep = lambda ok: ok or studies.running(st.get_trials(deepcopy=False)) > 0
-        return result
+    try:
+        with tracking.ending(opened.client, opened.parent_run_id, error="KILLED") as end:
+            # a failing worker ends the parent run only when no other worker still has a trial running
+            end.keep = lambda ok: not ok and studies.running(st.get_trials(deepcopy=False)) > 0
+            result = _run(opened, emit, t0)
+            if not result.finalized:  # another worker completes the study and ends its parent run
+                end.keep = lambda ok: ok or studies.running(st.get_trials(deepcopy=False)) > 0
+            return result
+    except KeyboardInterrupt:
+        kept = studies.finished(st)
+        raise SearchInterrupted(st.study_name, config.storage, kept) from None
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl+C during a search: the finished trials are kept; ``--resume --study NAME`` continues the study."""
+
+    def __init__(self, study: str, storage: str | None, kept: int) -> None:
+        super().__init__(study)
+        self.study, self.storage, self.kept = study, storage, kept
+
+    def resume_args(self) -> list[str]:
+        """What to add to the command to continue: ``--resume --study NAME`` (``--storage`` when not the default)."""
+        extra = ["--resume", "--study", self.study]
+        return extra + (["--storage", tracking.redact(self.storage)] if self.storage else [])
+
+
+def _fail_own(opened: Opened, worker: str) -> None:
+    """Trials this worker (or its helpers) left running when it stopped: failed in the study (they do not count
+    towards the total, so a resumed study runs them again) and their MLflow runs ended KILLED."""
+    import optuna
+    from optuna.trial import TrialState
+
+    st, cl = opened.study, opened.client
+    for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") != worker:
+            continue
+        try:
+            st.tell(t.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # it finished meanwhile
+        run_id = t.user_attrs.get("mlflow_run_id")
+        if run_id and cl.get_run(run_id).info.status == "RUNNING":
+            tracking.end_run(cl, run_id, "KILLED", tag_state=True, state="interrupted")
 
 
 def _run(opened: Opened, emit: Event, t0: float) -> SearchResult:
@@ -76,6 +112,8 @@ def _run(opened: Opened, emit: Event, t0: float) -> SearchResult:
         ok = True
     finally:
         codes = helpers.join(ok) if helpers else []
+        if not ok:
+            _fail_own(opened, worker)
     if any(codes):
         emit("warning", {"message": f"helper process exit codes {codes}; their trials were failed or retried"})
     search_seconds = time.perf_counter() - t_search

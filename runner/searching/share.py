@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from runner import interrupts
 from runner.searching import study as studies
 
 
@@ -46,6 +47,7 @@ def run_share(
         return objective(trial)
 
     while deadline is None or time.monotonic() < deadline:
+        interrupts.check()
         if wait:
             fail_stale_trials(st)  # a dead worker's trial: failed, its parameters queued again
         trials = st.get_trials(deepcopy=False)

@@ -105,7 +105,8 @@ def open_study(
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if optuna.logging.get_verbosity() < optuna.logging.WARNING:  # never louder than the CLI asked (it may be quieter)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)}
     if resume and name is None:
         summaries = optuna.get_all_study_summaries(storage_obj, include_best_trial=False)

@@ -61,6 +61,9 @@ def get_ready(opened: Opened, emit: Event, *, helper: bool) -> Ready:
         on_event=emit,
         sources=sources,
     )
+    done = [t.value for t in opened.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if done:  # a resumed or joined study: "best" is over the whole study, not only this run's trials
+        objective.best_value = max(done) if cfg.maximize else min(done)
     resumed = cfg.resume and not opened.heartbeat
     stale = studies.recover_stale(opened.study, opened.on_stale) if resumed else 0
     return Ready(prep, objective, stale)

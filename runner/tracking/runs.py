@@ -96,10 +96,11 @@ def start_child(cl: MlflowClient, exp_id: str, parent_id: str, number: int) -> s
 STATES = {"FINISHED": "complete", "KILLED": "pruned", "FAILED": "failed"}  # a trial run's ``state`` tag
 
 
-def end_run(cl: MlflowClient, run_id: str, status: str, tag_state: bool = False) -> None:
-    """End a run with MLflow ``status`` (FINISHED | FAILED | KILLED); ``tag_state``: also tag a trial's state."""
+def end_run(cl: MlflowClient, run_id: str, status: str, tag_state: bool = False, state: str | None = None) -> None:
+    """End a run with MLflow ``status`` (FINISHED | FAILED | KILLED); ``tag_state``: also tag a trial's state
+    (``state``, else the one its status implies)."""
     if tag_state:
-        cl.set_tag(run_id, "state", STATES[status])
+        cl.set_tag(run_id, "state", state or STATES[status])
     cl.set_terminated(run_id, status=status)
 
 
@@ -128,7 +129,7 @@ def ending(
     except BaseException as err:
         status = next((s for kind, s in (special or {}).items() if isinstance(err, kind)), error)
         if not end.keep(False):
-            end_run(cl, run_id, status, tag_state)
+            end_run(cl, run_id, status, tag_state, "interrupted" if isinstance(err, KeyboardInterrupt) else None)
         raise
     if not end.keep(True):
         end_run(cl, run_id, "FINISHED", tag_state)
