@@ -132,3 +132,29 @@ def test_ui_stops_everything_it_started(tmp_path: Path, sig: str) -> None:
     time.sleep(1)
     assert not _answers(port), f"port {port} still answers after {sig}"
     assert _left(str(store)) == [], f"left running after {sig}"
+
+
+def test_read_only_commands_never_create_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """predict, evaluate, export, studies and cache list run where no search ran: no ./mlruns appears, and a model
+    that is not there is reported with the store that was looked in."""
+    from typer.testing import CliRunner
+
+    from runner.cli.main import app
+    from runner.errors import RunnerError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("RUNNER_CACHE_DIR", str(tmp_path / "cache"))
+    make_kaggle(tmp_path / "imgs", per_class=2)
+    store = tmp_path / "mlruns" / "mlflow.db"
+    for args in (
+        ["predict", "models:/nope/1", "imgs"],
+        ["evaluate", "models:/nope/1", "imgs"],
+        ["export", "models:/nope/1", "--format", "keras", "--out", "m.keras"],
+        ["studies", "list"],
+    ):
+        with pytest.raises(RunnerError, match="no (MLflow store|Optuna storage) here") as err:
+            CliRunner().invoke(app, args, catch_exceptions=False)
+        assert str(tmp_path / "mlruns") in str(err.value), err.value
+    assert CliRunner().invoke(app, ["cache", "list"]).exit_code == 0
+    assert not store.exists() and not (tmp_path / "mlruns").exists() and not (tmp_path / "cache").exists()

@@ -15,7 +15,8 @@ import pytest
 RUNNER = Path(__file__).resolve().parents[1] / "runner"
 
 # what each part may import (besides itself and the leaves): the README's "Layout" section, as data
-LEAVES = {"runner.errors", "runner.locks", "runner.metrics", "runner.options", "runner.quiet"}
+LEAVES = {"runner.errors", "runner.locks", "runner.metrics", "runner.options", "runner.quiet", "runner.interrupts"}
+PUBLIC_UNDERSCORED = {"os._exit"}  # documented public names that start with an underscore
 ALLOWED = {
     "data": set(),
     "plugins": set(),
@@ -113,7 +114,9 @@ def test_no_private_module_or_attribute_of_another_library() -> None:
     for path in RUNNER.rglob("*.py"):
         text = path.read_text()
         found += [f"{path.name}: {m.group(0).strip()}" for m in private_module.finditer(text)]
-        found += [f"{path.name}: {m.group(0)}" for m in private_attr.finditer(text)]
+        found += [
+            f"{path.name}: {m.group(0)}" for m in private_attr.finditer(text) if m.group(0) not in PUBLIC_UNDERSCORED
+        ]
     assert not found, found
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from runner import interrupts, quiet
+from runner import interrupts, quiet, tracking
 from runner.cli.options import JSON, with_options
 from runner.searching.config import SearchConfig
 
@@ -110,6 +110,7 @@ def _summary(r: Any) -> str:
         f"{'features':18}{how} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
         f"{'parent run':18}{r.parent_run_id} (experiment {r.experiment_id})",
+        f"{'browse':18}runner ui, then {tracking.ui_link(r.experiment_id)}",
         f"{'this worker':18}{r.worker.get('trials_run', 0)} trial(s) run here",
         f"{'registered':18}{registered}"
         + ("  (the reference for predict, evaluate, export, finetune)" if r.finalized else ""),

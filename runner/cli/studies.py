@@ -18,9 +18,20 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _storage(storage: str | None, tracking_uri: str | None) -> object:
     from runner import tracking
+    from runner.errors import RunnerError
     from runner.searching import study
 
-    return study.storage(storage or tracking.default_storage(tracking.tracking_uri(tracking_uri)))
+    if storage is None:
+        root = tracking.local_root(tracking.tracking_uri(tracking_uri, create=False))
+        if not (root / "optuna.db").is_file():  # reading never creates a storage
+            raise RunnerError(
+                "no Optuna storage here",
+                received=str(root.resolve() / "optuna.db"),
+                expected="the storage `runner search` wrote (mlruns/optuna.db in the folder it ran in)",
+                fix="run from the folder of the search, or pass --storage URL",
+            )
+        storage = f"sqlite:///{(root / 'optuna.db').resolve()}"
+    return study.storage(storage)
 
 
 def _counts(c: dict[str, int]) -> str:

@@ -52,7 +52,7 @@ def ui(
             fix=f"open {tracking.redact(uri)} in a browser",
         )
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
-    link = f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
+    link = tracking.ui_link(port=port)
     typer.echo(f"MLflow UI on {link} for {uri} (Ctrl+C to stop)", err=True)
     env = {**os.environ, "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore")}
     quiet = os.environ.get("RUNNER_QUIET") == "1"  # the server's own log lines only with runner --verbose

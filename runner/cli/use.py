@@ -125,6 +125,8 @@ def evaluate(
     ]
     if r.run_id:
         lines += ["", f"MLflow run {r.run_id}: {', '.join(r.artifacts)}"]
+    else:
+        lines += ["", "not logged: no MLflow store in this folder (pass --tracking-uri to log the evaluation)"]
     typer.echo("\n".join(lines))
 
 

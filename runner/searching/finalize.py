@@ -13,7 +13,7 @@ from runner.searching.choice import Choice
 from runner.searching.objective import Objective
 from runner.searching.opening import Opened
 from runner.searching.prepare import Prepared
-from runner.searching.reports import report
+from runner.searching.reports import describe_run, report
 from runner.searching.study import state_counts
 
 
@@ -137,7 +137,7 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
     if choice.views is not None:
         cl.set_tag(parent_id, "augment_won", f"{choice.views} view(s)" if choice.views else "no (plain features)")
     report(cl, parent_id, st)
-    return SearchResult(
+    result = SearchResult(
         parent_run_id=parent_id,
         experiment_id=cl.get_run(parent_id).info.experiment_id,
         study_name=st.study_name,
@@ -151,3 +151,5 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
         n_trials=state_counts(st.get_trials(deepcopy=False)),
         per_backbone=per_backbone,
     )
+    describe_run(cl, parent_id, result, data, len(ds))
+    return result

@@ -3,8 +3,10 @@ CSV of all trials there; the studies in a storage with their best trial (``runne
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import tracking
@@ -109,6 +111,38 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
     }
 
 
+def log_dataset(cl: Any, parent_id: str, prep: Prepared, data: str) -> None:
+    """The training images as the parent run's MLflow dataset input (name, digest = the data fingerprint, source =
+    the path), once per run however often the study is resumed or joined."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    digest = prep.ds.fingerprint()[:16]
+    logged = cl.get_run(parent_id).inputs.dataset_inputs
+    if any(d.dataset.digest == digest for d in logged):
+        return
+    source = json.dumps({"uri": data if data == "demo" else str(Path(data).expanduser().resolve())})
+    profile = json.dumps({"num_images": len(prep.ds), "classes": prep.ds.counts(), "layout": prep.ds.layout})
+    dataset = Dataset(prep.ds.name, digest, "local", source, profile=profile)
+    cl.log_inputs(parent_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+
+
+def describe_run(cl: Any, parent_id: str, result: Any, data: str, n_images: int) -> None:
+    """The parent run's description (Markdown, shown on its page in the MLflow UI): the data, what won, and the
+    commands that use the registered model."""
+    ref = f"models:/{result.registered_model['name']}/{result.registered_model['version']}"
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.best_metrics.items() if k.startswith("val_"))
+    text = (
+        f"**runner search** on `{data}` ({n_images} images).\n\n"
+        f"Best trial **#{result.best_trial}**: {result.backbone} + {result.head} ({metrics}); "
+        f"registered as `{ref}`.\n\n"
+        "Use it:\n\n"
+        f"    runner predict {ref} test/ --out submission.csv\n"
+        f"    runner evaluate {ref} holdout/\n"
+        f"    runner finetune {parent_id}\n"
+    )
+    cl.set_tag(parent_id, "mlflow.note.content", text)
+
+
 def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> None:
     """A search's settings, data and cache facts as params and tags of its parent run."""
     cfg, cl, parent_id = opened.config, opened.client, opened.parent_run_id
@@ -154,6 +188,7 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
     )
     if cfg.resume:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    log_dataset(cl, parent_id, prep, cfg.data)
     cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
     cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
     if prep.skipped:

@@ -22,11 +22,13 @@ from runner.tracking.store import (
     DEFAULT_TRACKING_URI,
     client,
     default_storage,
+    existing,
     experiment_id,
     local_root,
     redact,
     sqlite_path,
     tracking_uri,
+    ui_link,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "default_storage",
     "end_run",
     "ending",
+    "existing",
     "experiment_id",
     "learning_curves",
     "local_root",
@@ -48,4 +51,5 @@ __all__ = [
     "sqlite_path",
     "start_child",
     "tracking_uri",
+    "ui_link",
 ]

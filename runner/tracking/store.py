@@ -14,6 +14,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+KIND_TAG = "mlflow.experimentKind"
+
+
+def ui_link(experiment_id: str | None = None, port: int = 5000) -> str:
+    """The MLflow UI page of an experiment's runs (or of all experiments) in its Model training view."""
+    page = f"experiments/{experiment_id}" if experiment_id else "experiments"
+    return f"http://127.0.0.1:{port}/#/{page}?workflowType=machine_learning"
 
 
 def redact(url: str) -> str:
@@ -29,8 +36,9 @@ def redact(url: str) -> str:
     return urlunparse((parts.scheme, netloc, parts.path, parts.params, parts.query, parts.fragment))
 
 
-def tracking_uri(uri: str | None = None) -> str:
-    """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite store under ./mlruns."""
+def tracking_uri(uri: str | None = None, create: bool = True) -> str:
+    """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite store under ./mlruns. ``create=False``
+    (commands that only read) makes no folder."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     scheme = urlparse(uri).scheme
     if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks", "file", ""):
@@ -43,8 +51,23 @@ def tracking_uri(uri: str | None = None) -> str:
     db = sqlite_path(uri)
     if db is not None:  # absolute, so that MLflow's per-URI store cache never mixes two working folders
         db = db.expanduser().resolve()
-        db.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db}"
+    return uri
+
+
+def existing(uri: str) -> str:
+    """``uri`` when its store exists; a SQLite file that does not is an error (opening it would create an empty
+    store in whatever folder the command runs from)."""
+    db = sqlite_path(uri)
+    if db is not None and not db.is_file():
+        raise RunnerError(
+            "no MLflow store here",
+            received=str(db),
+            expected="the store `runner search` wrote (mlruns/mlflow.db in the folder it ran in)",
+            fix="run from the folder of the search, or pass --tracking-uri sqlite:///PATH/TO/mlflow.db",
+        )
     return uri
 
 
@@ -93,4 +116,5 @@ def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:
     location = None
     if sqlite_path(uri) is not None:
         location = (local_root(uri) / "artifacts").resolve().as_uri()
-    return cl.create_experiment(name, artifact_location=location)
+    # the MLflow UI's "Model training" kind (not GenAI): runs, metrics and models, not traces
+    return cl.create_experiment(name, artifact_location=location, tags={KIND_TAG: "custom_model_development"})

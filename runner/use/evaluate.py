@@ -117,7 +117,10 @@ def _log(result: EvalResult, p: Predictions, tracking_uri: str | None, experimen
 
     ds, rows, proba, y, pred = p.ds, p.rows, p.proba, p.y, p.pred
 
-    uri = tracking.tracking_uri(tracking_uri)
+    uri = tracking.tracking_uri(tracking_uri, create=False)
+    db = tracking.sqlite_path(uri)
+    if db is not None and not db.is_file():  # a .keras model evaluated where no search ran: nothing to log into
+        return
     cl = tracking.client(uri)
     exp_id = tracking.experiment_id(cl, uri, experiment)
     run = cl.create_run(

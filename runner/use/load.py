@@ -49,7 +49,7 @@ def _from_mlflow(uri: str, tracking_uri: str | None) -> LoadedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    store = tracking.tracking_uri(tracking_uri)
+    store = tracking.existing(tracking.tracking_uri(tracking_uri, create=False))  # reading never creates a store
     mlflow.set_tracking_uri(store)
     mlflow.set_registry_uri(store)
     try:
