@@ -40,6 +40,12 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
     parent = parents[0]
     assert parent.data.tags["cache_hit"] == "false" and parent.data.params["n_skipped"] == "1"
     assert parent.info.status == "FINISHED"
+    # what the MLflow UI shows: a Model-training experiment, a description that says how to use the model, the data
+    assert cl.get_experiment(r.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    note = parent.data.tags["mlflow.note.content"]
+    assert f"#{r.best_trial}" in note and "runner predict models:/train-mobilenet_v2_035/1" in note
+    (given,) = parent.inputs.dataset_inputs
+    assert given.dataset.name == "train" and given.dataset.digest == data.load_dataset(root).fingerprint()[:16]
     assert {"val_loss", "val_accuracy", "loss", "accuracy"} <= set(children[0].data.metrics)
     assert len(cl.get_metric_history(children[0].info.run_id, "val_loss")) >= 1
     arts = {a.path for a in cl.list_artifacts(r.parent_run_id)}

@@ -111,12 +111,12 @@ def describe(storage_obj: Any, name: str, top: int = 10) -> dict[str, Any]:
     }
 
 
-def log_dataset(cl: Any, parent_id: str, prep: Prepared, data: str) -> None:
-    """The training images as the parent run's MLflow dataset input (name, digest = the data fingerprint, source =
-    the path), once per run however often the study is resumed or joined."""
+def log_dataset(cl: Any, parent_id: str, prep: Prepared, data: str, fingerprint: str) -> None:
+    """The data as the parent run's MLflow dataset input (name, digest = the data fingerprint, as the
+    ``data_fingerprint`` param, source = the path), once however often the study is resumed or joined."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
-    digest = prep.ds.fingerprint()[:16]
+    digest = fingerprint[:16]
     logged = cl.get_run(parent_id).inputs.dataset_inputs
     if any(d.dataset.digest == digest for d in logged):
         return
@@ -188,7 +188,7 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
     )
     if cfg.resume:
         cl.set_tag(parent_id, "resumed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    log_dataset(cl, parent_id, prep, cfg.data)
+    log_dataset(cl, parent_id, prep, cfg.data, opened.ds.fingerprint())
     cl.set_tag(parent_id, "cache_hit", str(prep.hit).lower())
     cl.set_tag(parent_id, "cache_key", ",".join(fs.entry.key for fs in prep.sets.values()))
     if prep.skipped:
