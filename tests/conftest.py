@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,43 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _expose_fixture_plugins() -> None:
+    """The example plugin packages of tests/fixtures, visible as installed distributions (their entry points
+    included) to this test session and the processes it starts, without installing anything: a temporary folder
+    with their metadata goes on sys.path and PYTHONPATH. Already installed ones (pip install -e) are left alone."""
+    import tempfile
+    from importlib import metadata
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the plugin tests skip, as without the packages
+        return
+
+    root = Path(tempfile.mkdtemp(prefix="runner-test-plugins-"))
+    paths = [str(root)]
+    for pkg in sorted((REPO / "tests" / "fixtures").iterdir()):
+        project = tomllib.loads((pkg / "pyproject.toml").read_text())["project"]
+        try:
+            metadata.distribution(project["name"])
+            continue
+        except metadata.PackageNotFoundError:
+            pass
+        info = root / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        )
+        groups = project.get("entry-points", {})
+        lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines))
+        paths.append(str(pkg))
+    sys.path[:0] = paths
+    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+_expose_fixture_plugins()
 
 
 def shared_dir() -> Path | None:

@@ -176,3 +176,18 @@ def test_lock_recovers_a_dead_workers_lock_and_makes_a_second_worker_wait(tmp_pa
         assert events == ["waiting"]  # a live holder is never broken
     t.join(5)
     assert events == ["waiting", "acquired"] and not lock.exists()
+
+
+def test_entries_unused_for_days_can_be_cleared(tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache = FeatureCache(tmp_path / "c")
+    for key in ("old", "new"):
+        with cache.writer(key, (2, 2), {"n": 2}) as (out, _tmp, _meta):
+            out[:] = 1
+    long_ago = time.time() - 40 * 86400
+    os.utime(tmp_path / "c" / "old", (long_ago, long_ago))
+    assert [e.key for e in cache.entries()] == ["old", "new"]  # listing is not using: "old" stays old
+    assert cache.unused(30) == ["old"]
+    assert cache.get("old") is not None and cache.unused(30) == []  # a read is a use

@@ -94,18 +94,19 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _left(marker: str) -> list[str]:
-    """Command lines of the processes that still mention ``marker`` (the test's own store path)."""
+def _procs() -> list[tuple[int, int, str]]:
+    """(pid, process group, command line) of every live process but this one (zombies are not running)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        if cmdline.parent.name == str(os.getpid()):
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        if stat.parent.name == str(os.getpid()):
             continue
         try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if marker in text:
-            found.append(text)
+        if fields[0] != "Z":
+            found.append((int(stat.parent.name), int(fields[2]), cmd))
     return found
 
 
@@ -122,16 +123,23 @@ def test_ui_stops_everything_it_started(tmp_path: Path, sig: str) -> None:
     env = {**os.environ, "RUNNER_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "runner.cli", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{store}/m.db"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not _answers(port):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
-        time.sleep(1)
-    assert _left(str(store)), "the server's processes should be visible while it runs"
-    proc.send_signal(getattr(signal, sig))
-    proc.wait(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(port):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(1)
+        groups = {g for _, g, cmd in _procs() if str(store) in cmd and "runner.cli" not in cmd}
+        assert groups, "the server's processes should be visible while it runs"
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(timeout=60)
+    finally:  # a failed assertion above must not leave a server behind
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
     time.sleep(1)
     assert not _answers(port), f"port {port} still answers after {sig}"
-    assert _left(str(store)) == [], f"left running after {sig}"
+    left = [cmd for _, g, cmd in _procs() if g in groups]  # the server, its uvicorn workers, its job consumers
+    assert left == [], f"left running after {sig}: {left}"
 
 
 def test_read_only_commands_never_create_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -74,6 +75,19 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
     assert again.cache == r.cache | {"hit": True} and "extract" not in events
     assert again.best_params == r.best_params and again.registered_model["version"] == 2
     assert _runs(uri, r.experiment_id)[2].__len__() == 6
+
+    # reclaiming disk: version 1 goes with its logged model and artifact folder, version 2 stays usable
+    from runner.tracking.gc import collect
+
+    model_id = cl.get_model_version(name, "1").source.rsplit("/", 1)[-1]
+    folder = Path(urlparse(cl.get_logged_model(model_id).artifact_location).path)
+    assert folder.is_dir()
+    dry = collect(1, dry_run=True)
+    assert dry.removed == [f"models:/{name}/1"] and dry.bytes > 0 and folder.is_dir()
+    done = collect(1)
+    assert done.removed == [f"models:/{name}/1"] and done.kept == [f"models:/{name}/2"] and not folder.exists()
+    assert [str(v.version) for v in cl.search_model_versions(f"name='{name}'")] == ["2"]
+    assert mlflow.keras.load_model(f"models:/{name}/2") is not None
 
 
 def test_resume_continues_to_the_total(workdir: Path) -> None:

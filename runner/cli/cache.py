@@ -17,6 +17,15 @@ CacheDir = Annotated[
 ]
 
 
+def _weights(identity: str) -> str:
+    """What tells entries of one backbone apart: imagenet, the seed of random weights, or a weights file's hash."""
+    if identity.startswith("imagenet:"):
+        return "imagenet"
+    if identity.startswith("file:"):
+        return identity[:13]
+    return identity.replace("random:", "random ")
+
+
 @app.command("list", epilog="Examples:\n\n  runner cache list\n\n  runner cache list --json")
 def list_(
     cache_dir: CacheDir = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
@@ -30,20 +39,26 @@ def list_(
             "size": e.meta.get("size"),
             "images": e.meta.get("n"),
             "dataset": e.meta.get("dataset"),
+            "weights": _weights(e.meta.get("parts", {}).get("weights", "")),
+            "view": e.meta.get("view"),
             "mb": round(e.size_bytes() / 1e6, 1),
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(e.meta.get("created", 0))),
+            "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(e.path.stat().st_mtime)),
         }
         for e in cache.entries()
     ]
+    total = round(sum(r["mb"] for r in rows), 1)
     if as_json:
-        typer.echo(json.dumps({"dir": str(cache.root), "entries": rows}))
+        typer.echo(json.dumps({"dir": str(cache.root), "entries": rows, "total_mb": total}))
         return
-    typer.echo(f"cache: {cache.root} ({len(rows)} entries)")
+    typer.echo(f"cache: {cache.root} ({len(rows)} entries, {total} MB)")
     if rows:
-        typer.echo(f"{'key':34}{'backbone':20}{'size':>5}{'images':>8}{'MB':>9}  {'created':17}dataset")
+        head = f"{'key':34}{'backbone':18}{'size':>5}{'images':>7}{'weights':>16}{'view':>5}{'MB':>8}"
+        typer.echo(f"{head}  {'last used':17}dataset")
     for r in rows:
-        cells = f"{r['key']:34}{r['backbone']!s:20}{r['size']!s:>5}{r['images']!s:>8}{r['mb']:>9}"
-        typer.echo(f"{cells}  {r['created']:17}{r['dataset']}")
+        view = "-" if r["view"] is None else str(r["view"])
+        cells = f"{r['key']:34}{r['backbone']!s:18}{r['size']!s:>5}{r['images']!s:>7}{r['weights']:>16}{view:>5}"
+        typer.echo(f"{cells}{r['mb']:>8}  {r['last_used']:17}{r['dataset']}")
 
 
 @app.command(
@@ -52,15 +67,23 @@ def list_(
 def clear(
     keys: Annotated[list[str] | None, typer.Argument(help="Keys to remove (from `runner cache list`).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Remove every entry.")] = False,
+    unused_days: Annotated[
+        float | None, typer.Option(help="Remove the entries no search or audit used for this many days.")
+    ] = None,
     cache_dir: CacheDir = None,
 ) -> None:
     """Remove cache entries (they are recomputed when needed)."""
+    if unused_days is not None:
+        keys = FeatureCache(cache_dir).unused(unused_days)
+        if not keys:
+            typer.echo(f"no cache entry unused for {unused_days:g} days")
+            return
     if not keys and not all_:
         raise RunnerError(
             "nothing to clear",
             received="no keys",
             expected="one or more keys, or --all",
-            fix="run `runner cache list` and pass keys, or pass --all",
+            fix="run `runner cache list` and pass keys, or pass --unused-days N or --all",
         )
     cache = FeatureCache(cache_dir)
     n = cache.clear(None if all_ else list(keys or []))

@@ -13,6 +13,7 @@ from runner.cli import audit as audit_cmd
 from runner.cli import cache as cache_cmd
 from runner.cli import catalog as catalog_cmd
 from runner.cli import finetune as finetune_cmd
+from runner.cli import gc as gc_cmd
 from runner.cli import search as search_cmd
 from runner.cli import studies as studies_cmd
 from runner.cli import ui as ui_cmd
@@ -48,6 +49,7 @@ app.command("evaluate", epilog=use_cmd.EVALUATE_EXAMPLES)(use_cmd.evaluate)
 app.command("export", epilog=use_cmd.EXPORT_EXAMPLES)(use_cmd.export)
 app.command("audit", epilog=audit_cmd.EXAMPLES)(audit_cmd.audit)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
+app.command("gc", epilog=gc_cmd.EXAMPLES)(gc_cmd.gc)
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(catalog_cmd.backbones_app, name="backbones")
 app.add_typer(catalog_cmd.heads_app, name="heads")

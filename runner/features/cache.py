@@ -78,7 +78,8 @@ class FeatureCache:
                 fix=f"pass --cache-dir or set RUNNER_CACHE_DIR ({err.strerror})",
             ) from None
 
-    def get(self, key: str) -> CacheEntry | None:
+    def get(self, key: str, touch: bool = True) -> CacheEntry | None:
+        """The complete entry ``key`` or None; ``touch`` records the use (listings do not)."""
         path = self.root / key
         try:
             meta = json.loads((path / "meta.json").read_text())
@@ -86,6 +87,9 @@ class FeatureCache:
             return None
         if meta.get("complete") is not True or not (path / "features.npy").is_file():
             return None
+        if touch:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # last used: `runner cache clear --unused-days N` goes by it
         return CacheEntry(key, path, meta)
 
     @contextlib.contextmanager
@@ -157,8 +161,15 @@ class FeatureCache:
     def entries(self) -> list[CacheEntry]:
         if not self.root.is_dir():
             return []
-        found = (self.get(p.name) for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        found = (
+            self.get(p.name, touch=False) for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
         return sorted((e for e in found if e is not None), key=lambda e: e.meta.get("created", 0))
+
+    def unused(self, days: float) -> list[str]:
+        """Keys of the entries not used (extracted or read) for ``days`` days."""
+        cutoff = time.time() - days * 86400
+        return [e.key for e in self.entries() if e.path.stat().st_mtime < cutoff]
 
     def clear(self, keys: list[str] | None = None) -> int:
         """Remove the given entries (all when ``keys`` is None) and leftover temp folders."""
