@@ -75,8 +75,9 @@ def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
         if kind == "epoch" and p["phase"] == "finetune":
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as err:  # FinetuneInterrupted: it says where the checkpoint is
         finetune(searched.parent_run_id, head_epochs=1, epochs=3, on_event=stop, register="never")
+    assert (Path(err.value.checkpoint) / "state.json").is_file()
     killed = [x for x in cl.search_runs([searched.experiment_id]) if x.data.tags.get("runner") == "finetune"]
     killed = [x for x in killed if x.info.status == "KILLED"]
     assert len(killed) == 1

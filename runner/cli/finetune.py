@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import shlex
 import sys
 from typing import Annotated, Any
 
 import typer
 
+from runner import interrupts
 from runner.cli.options import with_options
 from runner.finetuning.config import FinetuneConfig
 
@@ -48,11 +50,21 @@ JSON_OUT = inspect.Parameter(
 @with_options(FinetuneConfig, before=[SOURCE], after=[JSON_OUT])
 def finetune(source: str, as_json: bool = False, **options: Any) -> None:
     """Fine-tune a search's best model: head with augmentation, then the top of the backbone at a low rate."""
+    from runner.finetuning.run import FinetuneInterrupted
     from runner.finetuning.run import finetune as run_finetune
 
     config = FinetuneConfig(**options)
-    with contextlib.redirect_stdout(sys.stderr):
-        r = run_finetune(source, config, on_event=_progress)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            r = run_finetune(source, config, on_event=_progress)
+    except FinetuneInterrupted as err:
+        args = [a for a in sys.argv[1:] if a != "--resume"]
+        command = " ".join(shlex.quote(a) for a in ["runner", *args, "--resume"])
+        typer.echo(
+            f"interrupted: run {err.run_id} kept its checkpoint in {err.checkpoint}; continue with: {command}", err=True
+        )
+        interrupts.reported()
+        raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(r.to_dict(), default=str))
         return

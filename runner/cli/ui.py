@@ -64,14 +64,14 @@ def ui(
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
-    code = 130
+    code = 0  # stopped by the user (Ctrl+C, SIGTERM): the normal way to end it
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         typer.echo("stopping the MLflow UI", err=True)
     finally:
         _stop_group(proc)
-    if code not in (0, 130) and log is not None:  # it failed on its own (a port in use...): say why
+    if code != 0 and log is not None:  # it failed on its own (a port in use...): say why
         log.seek(0)
         typer.echo("".join(log.readlines()[-15:]), err=True)
     raise typer.Exit(code)

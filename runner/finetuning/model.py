@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from runner import tracking
+from runner import interrupts, tracking
 from runner.errors import RunnerError
 from runner.features.augment import Policy
 
@@ -80,6 +80,7 @@ def watch(p: Progress) -> Any:
             self.t0 = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            interrupts.check()  # a Ctrl+C that a finalizer swallowed stops here
             logs = {k: float(v) for k, v in (logs or {}).items()}
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(v)

@@ -155,38 +155,41 @@ def finetune(
     history: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     ran: dict[str, int] = {}
-    with tracking.ending(cl, run_id, error="KILLED"):
-        for phase, n_epochs in (("head", cfg.head_epochs), ("finetune", cfg.epochs)):
-            start = state["epoch"] if state["phase"] == phase else 0
-            if start >= n_epochs or (phase == "head" and state["phase"].startswith("finetune")):
-                continue  # nothing to do, or done before an interruption
-            t = time.perf_counter()
-            if phase == "head":
-                backbone.trainable = False
-                head_model.trainable = True
-                head_params = dict(loaded.meta.get("params", {}))
-                if "learning_rate" in head_params:  # a warm head: the best trial's rate / 10, or --head-lr
-                    head_params["learning_rate"] = cfg.head_lr or float(head_params["learning_rate"]) / 10
-                optimizer = get_head(loaded.meta["head"]).optimizer(head_params)
-                hist = phase_fit(loaded.model, phase, n_epochs, start, optimizer)
-            elif cfg.trials > 1 and prev is None:
-                hist = search_lr(loaded.model, phase_fit, cfg, n_epochs, Where(cl, run_id, ckpt), chosen_of)
-            else:
-                unfreeze.apply(backbone, chosen)
-                hist = phase_fit(loaded.model, phase, n_epochs, start, keras.optimizers.RMSprop(cfg.lr))
-            seconds[phase] = round(time.perf_counter() - t, 3)
-            ran[phase] = len(hist.get("loss", []))
-            for k, v in hist.items():
-                history.setdefault(k, []).extend(v)
-        # no epoch beat the search's model: the result is that model, unchanged
-        saved = ckpt / "model.keras"
-        best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
-        scores = Scores(metric, before, evaluate_model(best_model, split, size, cfg.batch_size))
-        after, improvement = scores.after, scores.improvement
-        tracking.log_metrics(cl, run_id, {f"val_{k}": v for k, v in after.items()} | {"improvement": improvement})
-        tracking.learning_curves(cl, run_id, history)
-        registered = register_result(Where(cl, run_id, ckpt), uri, best_model, loaded, cfg.register, scores, ref)
-        seconds["total"] = round(time.perf_counter() - t0, 3)
+    try:
+        with tracking.ending(cl, run_id, error="KILLED"):
+            for phase, n_epochs in (("head", cfg.head_epochs), ("finetune", cfg.epochs)):
+                start = state["epoch"] if state["phase"] == phase else 0
+                if start >= n_epochs or (phase == "head" and state["phase"].startswith("finetune")):
+                    continue  # nothing to do, or done before an interruption
+                t = time.perf_counter()
+                if phase == "head":
+                    backbone.trainable = False
+                    head_model.trainable = True
+                    head_params = dict(loaded.meta.get("params", {}))
+                    if "learning_rate" in head_params:  # a warm head: the best trial's rate / 10, or --head-lr
+                        head_params["learning_rate"] = cfg.head_lr or float(head_params["learning_rate"]) / 10
+                    optimizer = get_head(loaded.meta["head"]).optimizer(head_params)
+                    hist = phase_fit(loaded.model, phase, n_epochs, start, optimizer)
+                elif cfg.trials > 1 and prev is None:
+                    hist = search_lr(loaded.model, phase_fit, cfg, n_epochs, Where(cl, run_id, ckpt), chosen_of)
+                else:
+                    unfreeze.apply(backbone, chosen)
+                    hist = phase_fit(loaded.model, phase, n_epochs, start, keras.optimizers.RMSprop(cfg.lr))
+                seconds[phase] = round(time.perf_counter() - t, 3)
+                ran[phase] = len(hist.get("loss", []))
+                for k, v in hist.items():
+                    history.setdefault(k, []).extend(v)
+            # no epoch beat the search's model: the result is that model, unchanged
+            saved = ckpt / "model.keras"
+            best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
+            scores = Scores(metric, before, evaluate_model(best_model, split, size, cfg.batch_size))
+            after, improvement = scores.after, scores.improvement
+            tracking.log_metrics(cl, run_id, {f"val_{k}": v for k, v in after.items()} | {"improvement": improvement})
+            tracking.learning_curves(cl, run_id, history)
+            registered = register_result(Where(cl, run_id, ckpt), uri, best_model, loaded, cfg.register, scores, ref)
+            seconds["total"] = round(time.perf_counter() - t0, 3)
+    except KeyboardInterrupt:
+        raise FinetuneInterrupted(run_id, str(ckpt), source) from None
     return FinetuneResult(
         run_id=run_id,
         parent_run_id=parent_id,
@@ -201,6 +204,14 @@ def finetune(
         seconds=seconds,
         checkpoint=str(ckpt),
     )
+
+
+class FinetuneInterrupted(KeyboardInterrupt):
+    """Ctrl+C during fine-tuning: the run is KILLED, its best checkpoint kept; ``--resume`` continues that run."""
+
+    def __init__(self, run_id: str, checkpoint: str, source: str) -> None:
+        super().__init__(run_id)
+        self.run_id, self.checkpoint, self.source = run_id, checkpoint, source
 
 
 def _block_rule(backbone: str) -> unfreeze.BlockOf | None:
