@@ -55,6 +55,8 @@ def ui(
     link = tracking.ui_link(port=port)
     typer.echo(f"MLflow UI on {link} for {uri} (Ctrl+C to stop)", err=True)
     env = {**os.environ, "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore")}
+    # MLflow's job runner (7 huey processes) serves GenAI jobs that runner never submits: off unless asked for
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     quiet = os.environ.get("RUNNER_QUIET") == "1"  # the server's own log lines only with runner --verbose
     log = tempfile.TemporaryFile("w+") if quiet else None
     proc = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=log, stderr=log)
