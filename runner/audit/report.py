@@ -28,12 +28,10 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows(rows)
 
 
-def _thumb(pool: Pooled, name: str) -> str:
+def _thumb(pool: Pooled, index: dict[str, int], name: str) -> str:
     import cv2
 
-    ds = pool.ds
-    index = {n: i for i, n in enumerate(ds.names)}
-    img = ds.image(index[name], THUMB) if name in index else None
+    img = pool.ds.image(index[name], THUMB) if name in index else None
     if img is None:
         return "<div class='missing'>unreadable</div>"
     ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
@@ -50,10 +48,13 @@ def _group(thumb: Callable[[str], str], g: dict[str, Any], extra: list[str]) -> 
 
 
 def _page(result: AuditResult, train: Pooled, test: Pooled | None) -> str:
+    index = {n: i for i, n in enumerate(train.ds.names)}  # once per page, not once per thumbnail
+    test_index = {n: i for i, n in enumerate(test.ds.names)} if test is not None else {}
+
     def thumb(path: str) -> str:
         if path.startswith("test:") and test is not None:
-            return _thumb(test, path[5:])
-        return _thumb(train, path)
+            return _thumb(test, test_index, path[5:])
+        return _thumb(train, index, path)
 
     sections = [
         (

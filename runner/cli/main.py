@@ -80,7 +80,10 @@ def main() -> None:
         sys.exit(err.exit_code)
     except typer.TyperException as err:  # a usage mistake (unknown option, missing argument): Typer's own message
         show = getattr(err, "show", None)
-        show() if show else print(f"error: {err}", file=sys.stderr)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {err}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 2))
     if code == 130 and interrupts.pending and not interrupts.reported:  # Typer turns Ctrl+C into Exit(130)
         print(_interrupted(), file=sys.stderr)
