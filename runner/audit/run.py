@@ -20,8 +20,10 @@ from runner.data.load import load_dataset
 from runner.errors import DataError
 from runner.features.cache import FeatureCache
 from runner.features.extract import get_features, resolve_weights
+from runner.options import config_of
 from runner.plugins.code import load_code
 from runner.plugins.registry import get_backbone
+from runner.plugins.specs import input_size
 
 Event = Callable[[str, dict[str, Any]], None]
 POOL_BLOCK = 256  # rows pooled at a time: bounded memory at any size
@@ -29,7 +31,7 @@ POOL_BLOCK = 256  # rows pooled at a time: bounded memory at any size
 
 def _pooled(ds: Dataset, cfg: AuditConfig, cache: FeatureCache, emit: Event) -> Pooled:
     spec = get_backbone(cfg.backbone)
-    size = cfg.image_size or (spec.min_size if cfg.data == "demo" else spec.default_size)
+    size = input_size(spec, cfg.image_size, cfg.data == "demo")
     weights = resolve_weights(spec, cfg.weights, size, cfg.seed, cache.hash_index)
 
     def progress(done: int, total: int, secs: float) -> None:
@@ -99,12 +101,7 @@ def _leaks(train: Pooled, test: Pooled, zt: np.ndarray, zs: np.ndarray, threshol
 def audit(config: AuditConfig | str | None = None, /, *, on_event: Event | None = None, **options: Any) -> AuditResult:
     """Audit a labelled dataset (an :class:`AuditConfig`, or its fields as keywords; the first positional argument
     is ``data``)."""
-    if isinstance(config, AuditConfig):
-        if options:
-            raise TypeError(f"audit() takes an AuditConfig or keyword options, not both (got {sorted(options)})")
-        cfg = config
-    else:
-        cfg = AuditConfig(**options) if config is None else AuditConfig(data=config, **options)
+    cfg = config_of(AuditConfig, config, options, "audit", first="data")
     emit: Event = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
     for path in cfg.code:

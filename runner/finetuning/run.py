@@ -22,6 +22,7 @@ from runner.finetuning.config import FinetuneConfig
 from runner.finetuning.data import Split, evaluate_model, load_split
 from runner.finetuning.model import Progress, Where, augmented, parts, previous, watch
 from runner.finetuning.outcome import Scores, register_result, search_lr
+from runner.options import config_of
 from runner.plugins.code import load_code
 from runner.plugins.registry import backbones as backbone_registry
 from runner.plugins.registry import get_backbone, get_head
@@ -62,9 +63,7 @@ def finetune(
 
     ``cfg.trials`` > 1: phase 2 is run that many times from the phase-1 model, with learning rates searched
     (TPE, log scale) between ``lr``/10 and ``lr``*10; the best run by validation loss is kept."""
-    if config is not None and options:
-        raise TypeError(f"finetune() takes a FinetuneConfig or keyword options, not both (got {sorted(options)})")
-    cfg = config or FinetuneConfig(**options)
+    cfg = config_of(FinetuneConfig, config, options, "finetune")
     emit: Event = on_event or (lambda kind, payload: None)
     policy = cfg.policy
     for path in cfg.code:  # a model whose backbone or head came from a --code file

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import RegistryError
+from runner.errors import RegistryError, RunnerError
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -82,6 +82,20 @@ class BackboneSpec:
                 expected="0 < min_size <= default_size (ints)",
                 fix="fix the spec's min_size/default_size",
             )
+
+
+def input_size(spec: BackboneSpec, requested: int | None, demo: bool) -> int:
+    """``--image-size`` if given (checked against the backbone's minimum), else the backbone's default size (its
+    minimum for the 8x8 demo digits)."""
+    size = requested or (spec.min_size if demo else spec.default_size)
+    if not (isinstance(size, int) and size >= spec.min_size):
+        raise RunnerError(
+            "image size too small for the backbone",
+            received=size,
+            expected=f"an integer >= {spec.min_size} for {spec.name}",
+            fix=f"pass --image-size {max(spec.min_size, 32)} or more",
+        )
+    return size
 
 
 class Head:

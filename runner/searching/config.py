@@ -15,7 +15,7 @@ from runner.errors import require
 from runner.features.augment import Policy
 from runner.features.rows import DEFAULT_BUDGET_MB
 from runner.options import option as _opt
-from runner.plugins.specs import BackboneSpec
+from runner.plugins.specs import BackboneSpec, input_size
 
 METRICS = ("log_loss", "accuracy")
 
@@ -195,18 +195,7 @@ class SearchConfig:
 
     def image_sizes(self, specs: list[BackboneSpec]) -> dict[str, int]:
         """``--image-size`` for every backbone, else each backbone's default (its minimum for the demo digits)."""
-        sizes = {}
-        for spec in specs:
-            size = self.image_size or (spec.min_size if self.data == "demo" else spec.default_size)
-            require(
-                isinstance(size, int) and size >= spec.min_size,
-                "image size too small for the backbone",
-                size,
-                f"an integer >= {spec.min_size} for {spec.name}",
-                f"pass --image-size {max(spec.min_size, 32)} or more",
-            )
-            sizes[spec.name] = size
-        return sizes
+        return {spec.name: input_size(spec, self.image_size, self.data == "demo") for spec in specs}
 
     def check_folds(self, y_train: Any) -> None:
         """``--folds`` fits the smallest class of the training split."""

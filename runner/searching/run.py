@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runner import tracking
+from runner.options import config_of
 from runner.searching import share
 from runner.searching import study as studies
 from runner.searching.config import SearchConfig
@@ -33,11 +34,7 @@ def search(
     positional argument is ``data``). ``on_event(kind, payload)`` receives progress: ``data``, ``extract``,
     ``views``, ``search``, ``trial``, ``warning``.
     """
-    if isinstance(config, SearchConfig):
-        if options:
-            raise TypeError(f"search() takes a SearchConfig or keyword options, not both (got {sorted(options)})")
-    else:
-        config = SearchConfig(**options) if config is None else SearchConfig(data=config, **options)
+    config = config_of(SearchConfig, config, options, "search", first="data")
     emit: Event = on_event or (lambda kind, payload: None)
     t0 = time.perf_counter()
     opened = open_search(config)
@@ -71,17 +68,8 @@ class SearchInterrupted(KeyboardInterrupt):
 def _fail_own(opened: Opened, worker: str) -> None:
     """Trials this worker (or its helpers) left running when it stopped: failed in the study (they do not count
     towards the total, so a resumed study runs them again) and their MLflow runs ended KILLED."""
-    import optuna
-    from optuna.trial import TrialState
-
-    st, cl = opened.study, opened.client
-    for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") != worker:
-            continue
-        try:
-            st.tell(t.number, state=TrialState.FAIL)
-        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
-            continue  # it finished meanwhile
+    cl = opened.client
+    for t in studies.fail_running(opened.study, lambda t: t.user_attrs.get("worker") == worker):
         run_id = t.user_attrs.get("mlflow_run_id")
         if run_id and cl.get_run(run_id).info.status == "RUNNING":
             tracking.end_run(cl, run_id, "KILLED", tag_state=True, state="interrupted")

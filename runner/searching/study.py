@@ -191,21 +191,31 @@ def running(trials: list[Any]) -> int:
     return sum(1 for t in trials if t.state.name in ("RUNNING", "WAITING"))
 
 
-def recover_stale(st: Any, on_stale: OnStale) -> int:
-    """For a storage without heartbeats (journal), on --resume: trials left RUNNING are failed and retried.
-    Assumes no other worker is running on that study right now (the README says so)."""
+def fail_running(st: Any, which: Callable[[Any], bool] = lambda t: True) -> list[Any]:
+    """Fail the RUNNING trials that ``which`` selects (they stop counting towards the total); returns them, less
+    any that finished meanwhile."""
     import optuna
     from optuna.trial import TrialState
 
-    n = 0
+    failed = []
     for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not which(t):
+            continue
         try:
             st.tell(t.number, state=TrialState.FAIL)
         except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # finished meanwhile
+        failed.append(t)
+    return failed
+
+
+def recover_stale(st: Any, on_stale: OnStale) -> int:
+    """For a storage without heartbeats (journal), on --resume: trials left RUNNING are failed and retried.
+    Assumes no other worker is running on that study right now (the README says so)."""
+    failed = fail_running(st)
+    for t in failed:
         on_stale(st, t)
-        n += 1
-    return n
+    return len(failed)
 
 
 def finished(st: Any) -> int:
