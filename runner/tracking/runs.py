@@ -28,13 +28,22 @@ def log_params(cl: MlflowClient, run_id: str, params: dict[str, Any], new_run: b
     ``new_run``: the run was just created, so there is nothing to compare with (saves a read per trial).
     """
     from mlflow.entities import Param
+    from mlflow.exceptions import MlflowException
 
-    old = {} if new_run else cl.get_run(run_id).data.params
     new = {str(k): _clean(v) for k, v in params.items()}
-    for k, v in new.items():
-        if k in old and old[k] != v:
-            cl.set_tag(run_id, f"updated.{k}", v)
-    cl.log_batch(run_id, params=[Param(k, v) for k, v in new.items() if k not in old])
+    old: dict[str, str] = {} if new_run else cl.get_run(run_id).data.params
+    for attempt in range(2):
+        for k, v in new.items():
+            if k in old and old[k] != v:
+                cl.set_tag(run_id, f"updated.{k}", v)
+        try:
+            cl.log_batch(run_id, params=[Param(k, v) for k, v in new.items() if k not in old])
+            return
+        except MlflowException:  # another worker logged some of them at the same moment: compare again, once
+            if attempt == 1:
+                raise
+            new = {k: v for k, v in new.items() if k not in old}
+            old = cl.get_run(run_id).data.params
 
 
 def log_metrics(cl: MlflowClient, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
