@@ -36,13 +36,15 @@ def test_views_are_cached_reused_and_keyed_by_policy(workdir: Path) -> None:
     r = runner.search(str(root), trials=3, augment_views=2, on_event=lambda k, p: kinds.append(k), **SMALL)
     cache = FeatureCache()
     entries = cache.entries()
-    assert sorted(e.meta.get("view") is None for e in entries) == [False, False, True]  # plain + 2 views
-    assert {e.meta["n"] for e in entries if e.meta.get("view") is not None} == {r.data["n_train"]}
-    assert r.cache["hit"] is False and kinds.count("views") == 2
+    # plain, 2 augmented views of the training images, the mirror images of the validation images
+    assert sorted(str(e.meta.get("view")) for e in entries) == ["0", "1", "None", "mirror"]
+    assert {e.meta["n"] for e in entries if e.meta.get("view") in (0, 1)} == {r.data["n_train"]}
+    assert {e.meta["n"] for e in entries if e.meta.get("view") == "mirror"} == {r.data["n_val"]}
+    assert r.cache["hit"] is False and kinds.count("views") == 3
 
     kinds.clear()
     again = runner.search(str(root), trials=1, augment_views=2, on_event=lambda k, p: kinds.append(k), **SMALL)
-    assert again.cache["hit"] is True and "extract" not in kinds and len(cache.entries()) == 3
+    assert again.cache["hit"] is True and "extract" not in kinds and len(cache.entries()) == 4
 
     kinds.clear()
     other = runner.search(
@@ -53,7 +55,7 @@ def test_views_are_cached_reused_and_keyed_by_policy(workdir: Path) -> None:
         on_event=lambda k, p: kinds.append(k),
         **SMALL,
     )
-    assert other.cache["hit"] is False and len(cache.entries()) == 5  # two new views, the plain entry reused
+    assert other.cache["hit"] is False and len(cache.entries()) == 6  # two new views, plain and mirror reused
     assert "extract" in kinds
 
     cl = tracking.client(tracking.tracking_uri())

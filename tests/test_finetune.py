@@ -61,6 +61,9 @@ def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
     run = cl.get_run(r.run_id)
     assert run.data.tags["mlflow.parentRunId"] == searched.parent_run_id and run.info.status == "FINISHED"
     assert {"head_loss", "finetune_val_loss", "before_val_log_loss", "val_log_loss"} <= set(run.data.metrics)
+    # it starts from the search's best trial as validated (before its refit), not from the refitted blend
+    before = run.data.metrics["before_val_log_loss"]
+    assert before == pytest.approx(searched.best_metrics["val_log_loss"], abs=0.02)
 
     forced = finetune(f"models:/{name}/1", head_epochs=0, epochs=1, unfreeze_layers=2, register="always", trials=2)
     assert forced.unfrozen == ["block_16_project", "Conv_1"] and forced.registered
@@ -69,6 +72,11 @@ def test_finetune_registers_only_on_improvement_unless_always(searched) -> None:
     assert len(lrs) == 2 and all(1e-6 <= v <= 1e-4 for v in lrs) and float(run.data.params["best_lr"]) in lrs
     version = cl.get_model_version(name, str(forced.registered["version"]))
     assert "better by" in version.description
+    from runner.use.load import load
+
+    tuned = load(f"models:/{name}/{forced.registered['version']}")  # the search's mirror choice, applied again
+    assert tuned.meta["ensemble"]["tta"] == searched.model["tta"]
+    assert any(layer.name == "mirror" for layer in tuned.model.layers) == searched.model["tta"]
 
     # interrupted in phase 2: the run is KILLED, its checkpoint kept; --resume continues the same run
     def stop(kind: str, p: dict) -> None:

@@ -60,9 +60,9 @@ def test_evaluate_and_predict_real_photos(shared: Path, workdir: Path) -> None:
     from runner.use.predict import predict
 
     src = shared / "data" / "dogs-vs-cats-300"
-    r = runner.search(
-        str(src), backbone="mobilenet_v2_035", weights="imagenet", per_class=100, trials=3, epochs=15, seed=0
-    )
+    opts = {"backbone": "mobilenet_v2_035", "weights": "imagenet", "per_class": 100, "trials": 3, "epochs": 15}
+    # first the best trial as validated (no refit, ensemble, mirror or temperature): evaluate reproduces it exactly
+    r = runner.search(str(src), **opts, seed=0, refit=False, ensemble=1, tta=False, calibrate=False)
     uri = f"models:/{r.registered_model['name']}/{r.registered_model['version']}"
     seen = data.load_dataset(src, per_class=100)
     _, va = data.split(seen.labels, 0.2, 0)
@@ -78,5 +78,10 @@ def test_evaluate_and_predict_real_photos(shared: Path, workdir: Path) -> None:
     assert ev.metrics["accuracy"] == pytest.approx(r.best_metrics["val_accuracy"], abs=1e-9)
     held = evaluate(uri, str(unseen))
     assert held.n == 100 and held.metrics["accuracy"] >= 0.85, held.metrics
+    # the same study finalized with the defaults (refit, ensemble, mirror, temperature): no trial runs again
+    d = runner.search(str(src), **opts, seed=0, resume=True, study=r.study_name)
+    assert d.n_trials == r.n_trials and d.registered_model["version"] == r.registered_model["version"] + 1
+    default = evaluate(f"models:/{d.registered_model['name']}/{d.registered_model['version']}", str(unseen))
+    assert default.metrics["accuracy"] >= 0.85 and default.metrics["log_loss"] < 0.5, default.metrics
     out = predict(uri, str(unseen / "dogs"), str(workdir / "dogs.csv"))
     assert out.n == 50 and not out.unreadable

@@ -14,6 +14,8 @@ from runner import data, tracking
 from runner.errors import RunnerError
 
 SMALL = {"backbone": "mobilenet_v2_035", "weights": "none", "image_size": 32, "epochs": 4}
+# the best trial's own model, as validated (no refit, ensemble, mirror or temperature): it reproduces val_* exactly
+AS_VALIDATED = {"refit": False, "ensemble": 1, "tta": False, "calibrate": False}
 
 
 def _runs(uri: str, exp_id: str):
@@ -28,7 +30,9 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
     write_image(workdir / "train" / "dogs" / "dog.50.jpg", np.zeros((4, 4, 3), np.uint8))
     (workdir / "train" / "dogs" / "dog.50.jpg").write_bytes(b"corrupt")
     events: list[str] = []
-    r = runner.search(str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL)
+    r = runner.search(
+        str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL, **AS_VALIDATED
+    )
     assert r.cache["hit"] is False and "extract" in events
     assert r.data["skipped"] == ["dogs/dog.50.jpg"] and r.data["n_train"] + r.data["n_val"] == 24
     assert set(r.best_metrics) == {"val_log_loss", "val_accuracy", "val_roc_auc"}
@@ -51,7 +55,11 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
     assert len(cl.get_metric_history(children[0].info.run_id, "val_loss")) >= 1
     arts = {a.path for a in cl.list_artifacts(r.parent_run_id)}
     assert {"plots", "best_params.json", "skipped_files.json"} <= arts
-    assert {a.path for a in cl.list_artifacts(r.parent_run_id, "plots")} == {"plots/accuracy.png", "plots/loss.png"}
+    assert {a.path for a in cl.list_artifacts(r.parent_run_id, "plots")} == {
+        "plots/accuracy.png",
+        "plots/loss.png",
+        "plots/reliability.png",
+    }
 
     # the registered end-to-end model takes 0..255 RGB and reproduces the logged validation accuracy
     import mlflow
@@ -71,7 +79,9 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
 
     # second run: the cache is hit (nothing extracted) and the same seed gives the same best parameters
     events.clear()
-    again = runner.search(str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL)
+    again = runner.search(
+        str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL, **AS_VALIDATED
+    )
     assert again.cache == r.cache | {"hit": True} and "extract" not in events
     assert again.best_params == r.best_params and again.registered_model["version"] == 2
     assert _runs(uri, r.experiment_id)[2].__len__() == 6

@@ -60,7 +60,10 @@ class Printer:
                 flush=True,
             )
         elif kind == "views":
-            print(f"augmented view {p['view']}/{p['views']} ({p['backbone']})", file=out)
+            if p["view"] == "mirror":
+                print(f"mirror images for test-time augmentation ({p['backbone']})", file=out)
+            else:
+                print(f"augmented view {p['view']}/{p['views']} ({p['backbone']})", file=out)
         elif kind == "search":
             extra = f", {p['stale']} stale trial(s) failed and queued again" if p["stale"] else ""
             extra += f", {p['workers']} processes" if p.get("workers", 1) > 1 else ""
@@ -92,6 +95,19 @@ def _resume_line(err: Any) -> str:
     return f"interrupted: {err.kept} finished trial(s) kept in study {err.study}; continue with: {command}"
 
 
+def _model_line(model: dict[str, Any]) -> str:
+    """What the registered model is: its members and weights, mirror averaging, temperature, refit."""
+    members = model["members"]
+    if len(members) == 1:
+        what = f"trial #{next(iter(members))}"
+    else:
+        what = f"ensemble of {len(members)} trials (" + ", ".join(f"#{t} x{w:.2f}" for t, w in members.items()) + ")"
+    extras = [f"refitted on all labelled images ({model['refitted']})" if model.get("refitted") else "not refitted"]
+    extras += ["mirror-image averaging" if model["tta"] else "no mirror averaging"]
+    extras += [f"temperature {model['temperature']:.2f}" if model["temperature"] != 1.0 else "no temperature"]
+    return f"{what}; {', '.join(extras)}"
+
+
 def _summary(r: Any) -> str:
     m = r.best_metrics
     how = "cache hit" if r.cache["hit"] else "extracted"
@@ -107,6 +123,7 @@ def _summary(r: Any) -> str:
         f"{'best trial':18}#{r.best_trial}  {r.backbone} + {r.head}  {_fmt_params(r.best_params)}",
         *(f"{'  ' + name:18}best value {v:.4f}" for name, v in r.per_backbone.items() if len(r.per_backbone) > 1),
         *(f"{k:18}{v:.4f}" for k, v in m.items()),
+        *([f"{'model':18}{_model_line(r.model)}"] if r.model else []),
         f"{'features':18}{how} in {r.seconds['features']:.1f}s (key {r.cache['key']})",
         f"{'search':18}{r.seconds['search']:.1f}s, total {r.seconds['total']:.1f}s",
         f"{'parent run':18}{r.parent_run_id} (experiment {r.experiment_id})",

@@ -91,3 +91,23 @@ class View:
 
     def key_parts(self) -> dict[str, Any]:
         return {"augment": self.policy.as_dict(), "augment_seed": self.seed, "view": self.k}
+
+
+class Mirror:
+    """The mirror image (left-right flip) of every image of a dataset: the view test-time augmentation averages
+    with; cached like any other view."""
+
+    k = "mirror"
+
+    def __init__(self, ds: Any) -> None:
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def image(self, i: int, size: int) -> np.ndarray | None:
+        img = self.ds.image(i, size)
+        return None if img is None else np.ascontiguousarray(img[:, ::-1])
+
+    def key_parts(self) -> dict[str, Any]:
+        return {"mirror": True}

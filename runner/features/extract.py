@@ -22,7 +22,7 @@ from runner.plugins.specs import BackboneSpec, keras_home
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from runner.features.augment import View
+    from runner.features.augment import Mirror, View
 
 RANDOM_WEIGHTS_FILE = "backbone.weights.h5"
 Progress = Callable[[int, int, float], None]
@@ -95,7 +95,7 @@ def feature_model(spec: BackboneSpec, size: int, backbone: keras.Model) -> keras
 
 
 def extract_into(
-    ds: Dataset | View,
+    ds: Dataset | View | Mirror,
     forward: Callable[[np.ndarray], Any],
     size: int,
     out: np.ndarray,
@@ -154,7 +154,7 @@ def get_features(
     batch_size: int = 32,
     rehash: bool = False,
     on_wait: Callable[[str], None] | None = None,
-    view: View | None = None,
+    view: View | Mirror | None = None,
     plain: CacheEntry | None = None,
 ) -> tuple[CacheEntry, bool]:
     """The cache entry for ``ds`` (extracting it on a miss) and whether it was a hit.
@@ -181,7 +181,7 @@ def get_features(
 
 def _extract(
     ds: Dataset,
-    view: View | None,
+    view: View | Mirror | None,
     spec: BackboneSpec,
     size: int,
     weights: Weights,

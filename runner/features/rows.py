@@ -56,6 +56,15 @@ class Rows:
     def subset(self, idx: np.ndarray) -> Rows:
         return Rows(self.sources, self.rows[idx])
 
+    def concat(self, other: Rows) -> Rows:
+        """These rows, then ``other``'s: positions into the same files when both read the same sources, else both
+        read into memory (an explicit validation set has its own cache entry)."""
+        if len(self.sources) == len(other.sources) and all(
+            a is b for a, b in zip(self.sources, other.sources, strict=True)
+        ):
+            return Rows(self.sources, np.concatenate([self.rows, other.rows]))
+        return Rows.of(np.concatenate([self.read(), other.read()]))
+
     def first(self, k: int) -> Rows:
         """Only the first ``k`` sources (the first ``k`` augmented views)."""
         return Rows(self.sources[:k], self.rows)

@@ -68,5 +68,12 @@ def load_split(cl: Any, parent: Any) -> Split:
 def evaluate_model(model: Any, sp: Split, size: int, batch_size: int) -> dict[str, float]:
     """log_loss, accuracy and roc_auc of ``model`` on the search's validation images."""
     n_classes = max(int(model.output_shape[-1]), 2)
-    proba = [np.asarray(model.predict_on_batch(x)) for x, _ in sp.stream("val", size, batch_size, n_classes == 2)]
-    return classification_metrics(sp.val.labels[sp.val_rows], np.concatenate(proba), n_classes)
+    return classification_metrics(sp.val.labels[sp.val_rows], val_proba(model, sp, size, batch_size), n_classes)
+
+
+def val_proba(model: Any, sp: Split, size: int, batch_size: int) -> np.ndarray:
+    """``model``'s probabilities on the search's validation images."""
+    binary = int(model.output_shape[-1]) == 1
+    return np.concatenate(
+        [np.asarray(model.predict_on_batch(x)) for x, _ in sp.stream("val", size, batch_size, binary)]
+    )

@@ -13,13 +13,15 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from runner import tracking
 from runner.errors import RegistryError, RunnerError
 from runner.finetuning import unfreeze
+from runner.finetuning.blend import finished, starting_model
 from runner.finetuning.config import FinetuneConfig
-from runner.finetuning.data import Split, evaluate_model, load_split
+from runner.finetuning.data import Split, evaluate_model, load_split, val_proba
 from runner.finetuning.model import Progress, Where, augmented, parts, previous, watch
 from runner.finetuning.outcome import Scores, register_result, search_lr
 from runner.options import config_of
@@ -88,6 +90,7 @@ def finetune(
     split: Split = load_split(cl, parent)
     size, n_classes = loaded.size, len(loaded.classes)
     t0 = time.perf_counter()
+    loaded.model = starting_model(loaded, cl)  # the best trial alone, as validated
     before = evaluate_model(loaded.model, split, size, cfg.batch_size)
     root = tracking.local_root(uri).resolve() / "finetune"
     prev = previous(cl, parent.info.experiment_id, parent_id, root) if cfg.resume else None
@@ -180,8 +183,16 @@ def finetune(
                     history.setdefault(k, []).extend(v)
             # no epoch beat the search's model: the result is that model, unchanged
             saved = ckpt / "model.keras"
-            best_model = keras.saving.load_model(saved, compile=False) if saved.is_file() else load(ref, uri).model
-            scores = Scores(metric, before, evaluate_model(best_model, split, size, cfg.batch_size))
+            if saved.is_file():  # the best epoch, with the search's test-time augmentation and calibration
+                proba = partial(val_proba, sp=split, size=size, batch_size=cfg.batch_size)
+                y_val = split.val.labels[split.val_rows]
+                best_model, ens = finished(
+                    keras.saving.load_model(saved, compile=False), loaded.meta, n_classes, proba, y_val
+                )
+                loaded.meta["ensemble"] = ens
+                scores = Scores(metric, before, evaluate_model(best_model, split, size, cfg.batch_size))
+            else:  # nothing beat the starting model: the search's model stays what it was
+                best_model, scores = load(ref, uri).model, Scores(metric, before, before)
             after, improvement = scores.after, scores.improvement
             tracking.log_metrics(cl, run_id, {f"val_{k}": v for k, v in after.items()} | {"improvement": improvement})
             tracking.learning_curves(cl, run_id, history)

@@ -64,6 +64,10 @@ class SearchConfig:
     augment_policy: str | None = _opt(
         None, "Augmentation, e.g. rotation=20,zoom=0.2,shift=0.1,contrast=0.2,flip=1 (the default)."
     )
+    refit: bool = _opt(True, "Train the chosen model(s) again on training + validation images before registering.")
+    ensemble: int = _opt(5, "Greedy ensemble of up to K trials' models (1: the single best trial).")
+    tta: bool = _opt(True, "Test-time augmentation: average each image with its mirror image when that scores better.")
+    calibrate: bool = _opt(True, "Temperature scaling of the probabilities, fitted on validation predictions.")
     study: str | None = _opt(None, "Study name (default: DATA-BACKBONE-timestamp); workers with one name share it.")
     n_jobs: int = _opt(1, "Run trials in this many processes (one study).")
     heartbeat: int = _opt(10, "Seconds between trial heartbeats (database storages); 2x silent = worker dead.")
@@ -117,6 +121,7 @@ class SearchConfig:
             "a positive number of MiB",
             "pass e.g. --memory-budget 1024",
         )
+        count("ensemble", self.ensemble, 1, "5")
         require(
             isinstance(self.augment_views, int) and 0 <= self.augment_views <= 64,
             "bad --augment-views",
@@ -151,6 +156,12 @@ class SearchConfig:
             "a URL string that every worker process can open",
             "pass storage as a URL such as sqlite:///mlruns/optuna.db",
         )
+
+    @property
+    def finishing(self) -> dict[str, Any]:
+        """The settings that decide how a finished study becomes a model (a resumed study with other ones is
+        finalized again)."""
+        return {"refit": self.refit, "ensemble": self.ensemble, "tta": self.tta, "calibrate": self.calibrate}
 
     @property
     def backbones(self) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from runner import tracking
 from runner.errors import RunnerError
+from runner.searching import members
 from runner.searching.choice import Choice
 from runner.searching.objective import Objective
 from runner.searching.opening import Opened
@@ -37,6 +38,7 @@ class SearchResult:
     seconds: dict[str, float] = field(default_factory=dict)
     finalized: bool = True  # False: another worker finishes the study and registers the model
     worker: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)  # the blend: members, TTA, temperature, refit, val scores
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,14 +78,16 @@ def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
 
 
 def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResult:
-    """The best trial's head (its weights from this process, else trained again: deterministic; refitted after
-    cross-validation) on its backbone, logged as one end-to-end model and registered; the parent run's summary."""
+    """The finished trials' blend (ensemble, test-time augmentation, temperature: decided on their validation
+    predictions), each member refitted on all labelled rows, logged as one end-to-end model and registered; the
+    parent run's summary. The reported validation metrics stay the honest ones of the best trial before the refit."""
     from optuna.trial import TrialState
 
-    from runner.features.endtoend import end_to_end, model_metadata
+    from runner.features.endtoend import BEFORE_REFIT, end_to_end, model_metadata
 
     st, cl, parent_id, ds = opened.study, opened.client, opened.parent_run_id, prep.ds
-    data = opened.config.data
+    cfg = opened.config
+    data = cfg.data
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise RunnerError(
@@ -95,18 +99,18 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
     best = st.best_trial
     choice = Choice.of(best)
     fs = prep.sets[choice.backbone]
-    head = objective.heads[choice.head]
     params = dict(choice.params)
     metrics = dict(best.user_attrs.get("metrics", {}))
-    if best.number in objective.best_weights:
-        head_model = head.build(tuple(objective.arrays[fs.spec.name].x_train.shape[1:]), len(ds.classes), params)
-        head_model.set_weights(objective.best_weights[best.number])
-    else:  # ran in another process (retrain with its own seed: deterministic), or cross-validated (refit)
-        fit = objective.fit(choice, best.number)
-        head_model = fit.model
-        if objective.cross:  # the model is the refit on the training split, scored on the validation split
-            metrics = fit.metrics | {f"cv_{k}": v for k, v in metrics.items()}
-    model = end_to_end(fs.spec, fs.size, fs.weights, fs.entry, head_model)
+    sizes = {name: s.size for name, s in prep.sets.items()}
+    blend, chosen = members.choose(cl, objective, done, best, sizes)
+    parts, refitted = members.members(objective, prep, blend, chosen, cfg.refit)
+    model = end_to_end(parts, blend.tta, blend.temperature)
+    if objective.cross or refitted:  # the best trial as validated: fine-tuning starts there
+        validated, holdout = members.validated(objective, best)
+        if objective.cross:  # scored on the validation split, beside the cross-validated metrics
+            metrics = holdout | {f"cv_{k}": v for k, v in metrics.items()}
+        weights = {f"w{i}": w for i, w in enumerate(validated.get_weights())}
+        tracking.log_arrays(cl, parent_id, BEFORE_REFIT, weights)
     name = opened.config.register_name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{ds.name}-{fs.spec.name}")
     extra = {
         "data": data if data == "demo" else str(Path(data).expanduser().resolve()),
@@ -118,6 +122,23 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
         "parent_run_id": parent_id,
         "backbone_source": objective.sources.get(choice.backbone, "?"),  # builtin, package==version, or a file
         "head_source": objective.sources.get(choice.head, "?"),
+        "ensemble": {
+            "members": [
+                {
+                    "trial": m.trial,
+                    "layer": m.layer_name,
+                    "backbone": m.spec.name,
+                    "backbone_layer": m.backbone_layer,
+                    "preprocess_layer": m.preprocess_layer,
+                    "weight": m.weight,
+                }
+                for m in parts
+            ],
+            "best_member": f"member_{best.number}" if best.number in blend.members else parts[0].layer_name,
+            "tta": blend.tta,
+            "temperature": blend.temperature,
+            "refit": refitted,
+        },
     }
     meta = model_metadata(fs.spec, fs.size, fs.weights, ds.classes, extra)
     uri = opened.uri
@@ -136,6 +157,7 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
     cl.set_tag(parent_id, "winning_backbone", fs.spec.name)
     if choice.views is not None:
         cl.set_tag(parent_id, "augment_won", f"{choice.views} view(s)" if choice.views else "no (plain features)")
+    members.log_blend(cl, parent_id, blend, refitted, len(ds.classes))
     report(cl, parent_id, st)
     result = SearchResult(
         parent_run_id=parent_id,
@@ -150,6 +172,7 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
         registered_model={"name": name, "version": version},
         n_trials=state_counts(st.get_trials(deepcopy=False)),
         per_backbone=per_backbone,
+        model=blend.summary() | {"refitted": refitted},
     )
     describe_run(cl, parent_id, result, data, len(ds))
     return result

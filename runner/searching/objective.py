@@ -13,9 +13,10 @@ from runner.features.rows import Rows
 from runner.plugins.specs import Head
 from runner.searching.choice import ATTR, Choice
 from runner.searching.config import SearchConfig
-from runner.searching.train import FitResult, fit_head
+from runner.searching.train import FitResult, fit_head, predict_rows
 
 Event = Callable[[str, dict[str, Any]], None]
+PREDICTIONS = "predictions.npz"  # a trial's validation (out-of-fold) predictions, plain and on mirror images
 
 
 @dataclass
@@ -28,11 +29,14 @@ class Arrays:
     y_val: np.ndarray
     n_classes: int
     x_views: Rows | None = None  # augmented views of x_train, one source per view, or None
+    mirror: Rows | None = None  # mirror images of the scored rows (x_val; x_train with --folds), or None
 
     def __post_init__(self) -> None:
         self.x_train, self.x_val = Rows.of(self.x_train), Rows.of(self.x_val)
         if self.x_views is not None:
             self.x_views = Rows.views(self.x_views)
+        if self.mirror is not None:
+            self.mirror = Rows.of(self.mirror)
 
     def views(self, k: int) -> Rows | None:
         """The first ``k`` augmented views, or None (k = 0 or no views)."""
@@ -95,12 +99,13 @@ class Objective:
         )
 
     def splits(self, backbone: str, views: int = 0) -> list[tuple[Any, ...]]:
-        """(x_train, y_train, x_val, y_val, x_views or None) per fold; one split without --folds."""
+        """(x_train, y_train, x_val, y_val, x_views or None, validation rows of x_train or None) per fold; one
+        split without --folds."""
         a = self.arrays[backbone]
         xv = a.views(views)
         folds = self.config.folds
         if folds <= 1:
-            return [(a.x_train, a.y_train, a.x_val, a.y_val, xv)]
+            return [(a.x_train, a.y_train, a.x_val, a.y_val, xv, None)]
         from sklearn.model_selection import StratifiedKFold
 
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.config.seed)
@@ -111,20 +116,23 @@ class Objective:
                 a.x_train.subset(va),
                 a.y_train[va],
                 None if xv is None else xv.subset(tr),
+                va,
             )
             for tr, va in cv.split(np.zeros(len(a.y_train)), a.y_train)
         ]
 
-    def cross_fit(self, choice: Choice, trial: Any, history: dict[str, list[float]]) -> dict[str, float]:
-        """Mean (and std) of the metrics over folds x repeats; the running mean is reported after every fit so
-        that hopeless trials are pruned after a few folds."""
+    def cross_fit(self, choice: Choice, trial: Any, history: dict[str, list[float]]) -> tuple[dict[str, float], Any]:
+        """Mean (and std) of the metrics over folds x repeats, and the first repeat's out-of-fold predictions; the
+        running mean is reported after every fit so that hopeless trials are pruned after a few folds."""
         import optuna
 
         cfg = self.config
         head, a = self.heads[choice.head], self.arrays[choice.backbone]
         runs: list[dict[str, float]] = []
+        scored = len(a.y_train) if cfg.folds > 1 else len(a.y_val)
+        oof = Predictions.empty(scored, a.n_classes, a.mirror is not None)
         for r in range(cfg.repeats):
-            for k, (xt, yt, xv, yv, views) in enumerate(self.splits(choice.backbone, choice.views or 0)):
+            for k, (xt, yt, xv, yv, views, va) in enumerate(self.splits(choice.backbone, choice.views or 0)):
                 seed = cfg.seed + trial.number + 7919 * (r * max(cfg.folds, 1) + k)
                 fit = fit_head(
                     head,
@@ -141,13 +149,17 @@ class Objective:
                     budget_mb=cfg.memory_budget,
                 )
                 runs.append(fit.metrics)
+                if r == 0:
+                    rows = va if va is not None else np.arange(len(yv))
+                    mirror = None if a.mirror is None else a.mirror.subset(rows)
+                    oof.put(rows, fit, mirror)
                 interrupts.check()
                 trial.report(float(np.mean([m[f"val_{cfg.metric}"] for m in runs])), len(runs) - 1)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after {len(runs)} fit(s)")
         out = {k: float(np.mean([m[k] for m in runs])) for k in runs[0]}
         out |= {f"{k}_std": float(np.std([m[k] for m in runs])) for k in runs[0]}
-        return out | {"n_fits": float(len(runs))}
+        return out | {"n_fits": float(len(runs))}, oof
 
     def choose(self, trial: Any) -> Choice:
         """The backbone and head are searched choices only when more than one is given."""
@@ -200,12 +212,17 @@ class Objective:
             keras.backend.clear_session()  # memory stays flat however many trials run
 
     def _score(self, trial: Any, choice: Choice, shown: dict, run_id: str, hook: Any, history: dict) -> float:
+        a = self.arrays[choice.backbone]
         if self.cross:
-            metrics = self.cross_fit(choice, trial, history)
+            metrics, preds = self.cross_fit(choice, trial, history)
             logged = metrics
         else:
             fit = self.fit(choice, trial.number, hook, history)
             metrics, logged = fit.metrics, {**fit.metrics, "best_epoch": fit.best_epoch}
+            preds = Predictions.empty(len(a.y_val), a.n_classes, a.mirror is not None)
+            preds.put(np.arange(len(a.y_val)), fit, a.mirror)
+        trial.set_user_attr("refit_epochs", preds.refit_epochs())
+        tracking.log_arrays(self.client, run_id, PREDICTIONS, preds.arrays())
         value = metrics[f"val_{self.config.metric}"]
         trial.set_user_attr("history", history)
         trial.set_user_attr("metrics", metrics)
@@ -216,3 +233,33 @@ class Objective:
             self.best_weights = {} if self.cross else {trial.number: fit.model.get_weights()}
         self._event(trial, shown, metrics, "complete")
         return value
+
+
+@dataclass
+class Predictions:
+    """A trial's predictions on the rows it is scored on (validation rows, or out-of-fold with --folds), plain and
+    on the mirror images, and the best epoch of each fit: what ensembles, test-time augmentation, calibration and
+    the refit are decided from."""
+
+    proba: np.ndarray
+    mirror: np.ndarray | None
+    epochs: list[int] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n: int, n_classes: int, mirrored: bool) -> Predictions:
+        width = 1 if n_classes == 2 else n_classes
+        return cls(np.zeros((n, width), np.float32), np.zeros((n, width), np.float32) if mirrored else None)
+
+    def put(self, rows: np.ndarray, fit: FitResult, mirror: Rows | None) -> None:
+        self.proba[rows] = fit.val_proba
+        if self.mirror is not None and mirror is not None:
+            self.mirror[rows] = predict_rows(fit.model, mirror)
+        self.epochs.append(fit.best_epoch + 1)
+
+    def refit_epochs(self) -> int:
+        """Epochs to train on all labelled rows: the mean best epoch of the fits."""
+        return max(1, round(float(np.mean(self.epochs))))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"proba": self.proba, "epochs": np.asarray(self.epochs)}
+        return out if self.mirror is None else out | {"mirror": self.mirror}

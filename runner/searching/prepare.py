@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runner.data.dataset import Dataset, check_usable, split
-from runner.features.augment import View
+from runner.features.augment import Mirror, View
 from runner.features.cache import CacheEntry
 from runner.features.extract import Weights, get_features
 from runner.features.rows import Rows
@@ -116,6 +116,16 @@ def prepare(opened: Opened, emit: Event) -> Prepared:
         for name, fs in sets.items():
             x = _rows(fs.entry, rows)
             arrays[name] = Arrays(x.subset(tr), ds.labels[tr], x.subset(va), ds.labels[va], n)
+    if cfg.tta:  # mirror images of the rows a trial is scored on: test-time augmentation is decided on them
+        scored = val_ds if val_ds is not None and cfg.folds <= 1 else ds.subset(tr if cfg.folds > 1 else va)
+        for name, fs in sets.items():
+            t = time.perf_counter()
+            emit("views", {"backbone": name, "view": "mirror", "views": 1})
+            entry, hit = get_features(
+                scored, fs.spec, fs.size, fs.weights, cache, progress=progress, view=Mirror(scored), plain=fs.entry
+            )
+            fs.hit, fs.seconds = fs.hit and hit, fs.seconds + time.perf_counter() - t
+            arrays[name].mirror = Rows((entry.features(),), np.arange(len(scored)))
     views, policy = cfg.augment_views, cfg.policy
     if views:
         train_ds = ds.subset(tr)

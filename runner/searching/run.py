@@ -106,9 +106,10 @@ def _run(opened: Opened, emit: Event, t0: float) -> SearchResult:
         emit("warning", {"message": f"helper process exit codes {codes}; their trials were failed or retried"})
     search_seconds = time.perf_counter() - t_search
     done = studies.finished(st)
-    if share.is_finisher(st, worker):
+    if share.is_finisher(st, worker, cfg.finishing):
         result = finalize(opened, ready.objective, ready.prep)
         st.set_user_attr("finalized_at", done)
+        st.set_user_attr("finalized_with", cfg.finishing)
         st.set_user_attr("model", {"uri": result.model_uri, **result.registered_model})
     else:
         result = summarize(st, opened.parent_run_id, opened.experiment_id)

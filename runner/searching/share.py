@@ -65,9 +65,10 @@ def run_share(
     return ran
 
 
-def is_finisher(st: Any, worker: str) -> bool:
+def is_finisher(st: Any, worker: str, finishing: dict[str, Any] | None = None) -> bool:
     """Whether this worker finalizes: nothing is left running and it owns the trial that completed last; a worker
-    that ran nothing (e.g. resuming a finished study) finalizes when the study changed since the last model."""
+    that ran nothing (e.g. resuming a finished study) finalizes when the study changed since the last model, or
+    when ``finishing`` (refit, ensemble, TTA, calibration settings) differs from the last model's."""
     trials = st.get_trials(deepcopy=False)
     if any(t.state.name in ("RUNNING", "WAITING") for t in trials):
         return False
@@ -75,6 +76,7 @@ def is_finisher(st: Any, worker: str) -> bool:
     if not done:
         return True  # nothing completed: finalize reports why
     if not any(t.user_attrs.get("worker") == worker for t in done):
-        return st.user_attrs.get("finalized_at") != len(done)
+        changed = finishing is not None and st.user_attrs.get("finalized_with", finishing) != finishing
+        return st.user_attrs.get("finalized_at") != len(done) or changed
     last = max(done, key=lambda t: (t.datetime_complete, t.number))
     return last.user_attrs.get("worker") == worker

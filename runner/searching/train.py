@@ -107,11 +107,12 @@ class _Feed:
     order), so both give the same model; it only costs the reads.
     """
 
-    def __init__(self, train: Rows, views: Rows | None, val: Rows, budget: float, batch_size: int) -> None:
+    def __init__(self, train: Rows, views: Rows | None, val: Rows | None, budget: float, batch_size: int) -> None:
         self.train, self.views, self.val = train, views, val
         copies = len(views.sources) if views is not None else 1
+        n_val = 0 if val is None else len(val)
         # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
-        self.resident = (copies * len(train) + len(val)) * train.row_bytes <= budget
+        self.resident = (copies * len(train) + n_val) * train.row_bytes <= budget
         self.chunk = max(1, int(budget // train.row_bytes) // batch_size) * batch_size
         if self.resident:
             if views is None:
@@ -121,8 +122,9 @@ class _Feed:
                 for v in range(copies):
                     views.read(source=v, out=x[v * len(train) : (v + 1) * len(train)])
                 self.x = _tensor(x)
-            xv = _tensor(val.read())  # the blocks, sliced once (not every epoch)
-            self.val_blocks = [(xv[lo:hi], lo, hi) for lo, hi in self._blocks()]
+            if val is not None:
+                xv = _tensor(val.read())  # the blocks, sliced once (not every epoch)
+                self.val_blocks = [(xv[lo:hi], lo, hi) for lo, hi in self._blocks()]
 
     def epoch(self, order: np.ndarray, pick: np.ndarray | None):
         """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image."""
@@ -139,16 +141,29 @@ class _Feed:
             yield _tensor(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
 
     def _blocks(self) -> list[tuple[int, int]]:
-        block = min(1024, self.chunk)  # the forward pass casts a block to float32
-        return [(lo, min(lo + block, len(self.val))) for lo in range(0, len(self.val), block)]
+        assert self.val is not None
+        return blocks(len(self.val), self.chunk)
 
     def validation(self):
         """(x, first row, end) over the validation rows, in blocks."""
         if self.resident:
             yield from self.val_blocks
             return
+        assert self.val is not None
         for lo, hi in self._blocks():
             yield _tensor(self.val.read(np.arange(lo, hi))), lo, hi
+
+
+def blocks(n: int, chunk: int = 1024) -> list[tuple[int, int]]:
+    """(first, end) of blocks of at most 1024 (and ``chunk``) rows: the forward pass casts a block to float32."""
+    block = max(1, min(1024, chunk))
+    return [(lo, min(lo + block, n)) for lo in range(0, n, block)]
+
+
+def predict_rows(model: Any, rows: Rows) -> np.ndarray:
+    """The model's probabilities on ``rows``, block by block."""
+    parts = [np.asarray(model(_tensor(rows.read(np.arange(lo, hi))), training=False)) for lo, hi in blocks(len(rows))]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def fit_head(
@@ -156,8 +171,8 @@ def fit_head(
     params: dict[str, Any],
     x_train: np.ndarray | Rows,
     y_train: np.ndarray,
-    x_val: np.ndarray | Rows,
-    y_val: np.ndarray,
+    x_val: np.ndarray | Rows | None,
+    y_val: np.ndarray | None,
     n_classes: int,
     epochs: int,
     seed: int,
@@ -174,19 +189,21 @@ def fit_head(
     at most ``budget_mb`` MiB of them are held in memory (more are streamed in chunks, same result).
 
     ``on_epoch(epoch, logs)`` runs after every epoch and may raise (e.g. ``optuna.TrialPruned``).
+    Without ``x_val`` (a refit on all labelled rows) it trains exactly ``epochs`` epochs and reports no metrics.
     """
     import tensorflow as tf
 
     set_seed(seed)
     binary = n_classes == 2
-    train, val = Rows.of(x_train), Rows.of(x_val)
-    if val.dtype != train.dtype:  # one compiled signature: validation rows in the training rows' dtype
+    train = Rows.of(x_train)
+    val = None if x_val is None else Rows.of(x_val)
+    if val is not None and val.dtype != train.dtype:  # one compiled signature: validation rows in training's dtype
         val = Rows.of(val.read().astype(train.dtype))
     views = None if x_views is None else Rows.views(x_views)
     model = head.build(tuple(train.shape[1:]), n_classes, params)
     ydtype = tf.float32 if binary else tf.int32
     y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
-    yv = tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
+    yv = None if y_val is None else tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
     batch_size = head.batch_size(params)
     feed = _Feed(train, views, val, budget_mb * 2**20, batch_size)
     run, validate = _steps(model, head.optimizer(params), binary, feed, batch_size)
@@ -209,13 +226,13 @@ def fit_head(
         for x, xi, yi in feed.epoch(rng.permutation(len(train)), pick):
             part_loss, part_hits = run(x, y, xi, yi)
             loss, hits = loss + float(part_loss), hits + float(part_hits)
+        logs = {"loss": loss / len(train), "accuracy": hits / len(train)}
+        if val is None:
+            for k, v in logs.items():
+                history.setdefault(k, []).append(v)
+            continue
         val_loss, val_acc, _ = evaluate()
-        logs = {
-            "loss": loss / len(train),
-            "accuracy": hits / len(train),
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-        }
+        logs |= {"val_loss": val_loss, "val_accuracy": val_acc}
         for k, v in logs.items():
             history.setdefault(k, []).append(v)
         if logs["val_loss"] < best:
@@ -228,6 +245,8 @@ def fit_head(
             on_epoch(ep, logs)
         if waited >= patience or not np.isfinite(logs["val_loss"]):
             break
+    if val is None:
+        return FitResult(model, history, epochs - 1, {}, np.zeros((0, 1), np.float32))
     for s, v in zip(shadow, model.weights, strict=True):
         v.assign(s)
     proba = evaluate()[2]

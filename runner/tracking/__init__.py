@@ -6,6 +6,7 @@ functions. ``from runner import tracking`` gives the names below.
 
 from __future__ import annotations
 
+from runner.tracking.arrays import load_arrays, log_arrays
 from runner.tracking.models import log_keras_model
 from runner.tracking.plots import learning_curves
 from runner.tracking.runs import (
@@ -41,7 +42,9 @@ __all__ = [
     "existing",
     "experiment_id",
     "learning_curves",
+    "load_arrays",
     "local_root",
+    "log_arrays",
     "log_history",
     "log_keras_model",
     "log_metrics",

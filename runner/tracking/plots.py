@@ -81,3 +81,25 @@ def learning_curves(cl: MlflowClient, run_id: str, history: dict[str, list[float
         ax.legend()
         cl.log_figure(run_id, fig, f"plots/{metric}.png")
         plt.close(fig)
+
+
+def reliability(y: np.ndarray, curves: dict[str, np.ndarray], n_classes: int, bins: int = 10) -> Any:
+    """Reliability diagram: per confidence bin, the accuracy of the top class against its mean confidence, for
+    each named set of probabilities (e.g. before and after temperature scaling)."""
+    from runner.metrics import as_matrix
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k:", label="perfectly calibrated")
+    for name, p in curves.items():
+        m = as_matrix(p, n_classes)
+        conf, hit = m.max(axis=1), m.argmax(axis=1) == y
+        which = np.minimum((conf * bins).astype(int), bins - 1)
+        used = [b for b in range(bins) if np.any(which == b)]
+        ax.plot([conf[which == b].mean() for b in used], [hit[which == b].mean() for b in used], "o-", label=name)
+    ax.set_xlabel("confidence (top class)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability on validation predictions")
+    ax.legend()
+    fig.tight_layout()
+    return fig

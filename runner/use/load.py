@@ -29,6 +29,9 @@ class LoadedModel:
 def _from_keras_file(path: Path) -> LoadedModel:
     import keras
 
+    from runner.features.layers import custom_layers
+
+    custom_layers()  # runner's layers (mirror image, blend) registered before Keras reads the model
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, zipfile.BadZipFile) as err:
@@ -49,6 +52,9 @@ def _from_mlflow(uri: str, tracking_uri: str | None) -> LoadedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from runner.features.layers import custom_layers
+
+    custom_layers()  # runner's layers (mirror image, blend) registered before Keras reads the model
     store = tracking.existing(tracking.tracking_uri(tracking_uri, create=False))  # reading never creates a store
     mlflow.set_tracking_uri(store)
     mlflow.set_registry_uri(store)
