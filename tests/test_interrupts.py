@@ -69,3 +69,52 @@ def test_ctrl_c_stops_a_search_cleanly_and_resume_finishes_it(workdir: Path) -> 
     best = min(t.value for t in st.trials if t.state.name == "COMPLETE")
     assert result["best_metrics"]["val_log_loss"] == best  # the best over the whole study, both runs
     assert cl.get_run(result["parent_run_id"]).info.status == "FINISHED"
+
+
+def _slow_model(path: Path) -> None:
+    """A model that takes tens of milliseconds per image: long enough to be interrupted mid-way."""
+    import keras
+
+    inp = keras.Input((160, 160, 3))
+    x = inp
+    for _ in range(3):
+        x = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inp, out).save(path)
+
+
+def test_ctrl_c_stops_predict_and_evaluate_with_one_line_and_keeps_old_output(workdir: Path) -> None:
+    """Real ``runner predict`` / ``runner evaluate`` processes get SIGINT mid-way: exit 130 within seconds, one
+    line that says what happened, no traceback, and a predictions file written before is left as it was."""
+    root = make_folders(workdir / "labelled", per_class=150, classes=("class_0", "class_1"))  # a bare model's names
+    _slow_model(workdir / "m.keras")
+    (workdir / "p.csv").write_text("id,label\nkept,0.5\n")
+    env = {**os.environ}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    commands = {
+        "predict": ["predict", "m.keras", str(root / "class_0"), "--out", "p.csv", "--batch-size", "1"],
+        "evaluate": ["evaluate", "m.keras", str(root), "--no-log"],
+    }
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "runner.cli", *args], cwd=workdir, env=env, stderr=subprocess.PIPE, text=True
+        )
+        for name, args in commands.items()
+    }
+    for proc in procs.values():
+        seen = []
+        while not (line := proc.stderr.readline()).startswith(("predicting ", "evaluating ")):  # it is working
+            assert line, "".join(seen)
+            seen.append(line)
+        proc.send_signal(signal.SIGINT)
+    last = {}
+    for name, proc in procs.items():
+        t = time.monotonic()
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 130 and time.monotonic() - t < 20, (name, err[-1500:])
+        last[name] = [x for x in err.splitlines() if x.strip()][-1]
+        assert last[name].startswith("interrupted"), (name, err[-1500:])
+        for noise in ("Traceback", "Exception ignored", "KeyboardInterrupt"):
+            assert noise not in err, (name, err[-2000:])
+    assert last["predict"] == "interrupted: no predictions file was written"
+    assert (workdir / "p.csv").read_text() == "id,label\nkept,0.5\n"  # the earlier file, untouched

@@ -11,6 +11,7 @@ import typer
 
 from runner.audit.config import AuditConfig
 from runner.cli.options import JSON, with_options
+from runner.cli.progress import Steps
 
 EXAMPLES = (
     "Examples:\n\n"
@@ -20,9 +21,19 @@ EXAMPLES = (
 )
 
 
-def _progress(kind: str, p: dict[str, Any]) -> None:
-    if kind == "extract" and p["done"] == p["total"]:
-        print(f"features: {p['total']} images ({p['seconds']:.1f}s)", file=sys.stderr)
+class _Progress:
+    """Extraction progress (a bar on a terminal), then one line saying what the features took."""
+
+    def __init__(self) -> None:
+        self.steps = Steps("extracting features")
+
+    def __call__(self, kind: str, p: dict[str, Any]) -> None:
+        if kind != "extract":
+            return
+        if p["done"] < p["total"] or self.steps.live:
+            self.steps(p["done"], p["total"], p["seconds"])
+        if p["done"] == p["total"]:
+            self.steps.line(f"features: {p['total']} images ({p['seconds']:.1f}s)")
 
 
 @with_options(AuditConfig, before=[], after=[JSON])
@@ -32,7 +43,7 @@ def audit(as_json: bool = False, **options: Any) -> None:
 
     config = AuditConfig(**options)
     with contextlib.redirect_stdout(sys.stderr):
-        r = run_audit(config, on_event=_progress)
+        r = run_audit(config, on_event=_Progress())
     if as_json:
         typer.echo(json.dumps(r.findings()))
         return

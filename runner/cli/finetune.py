@@ -13,6 +13,7 @@ import typer
 
 from runner import interrupts
 from runner.cli.options import with_options
+from runner.cli.progress import Steps
 from runner.finetuning.config import FinetuneConfig
 
 EXAMPLES = (
@@ -24,14 +25,28 @@ EXAMPLES = (
 )
 
 
-def _progress(kind: str, p: dict[str, Any]) -> None:
-    if kind == "epoch":
+class Epochs:
+    """An epoch line per epoch; on a terminal also a progress bar per phase (epochs done, elapsed, remaining)."""
+
+    def __init__(self) -> None:
+        self.steps: Steps | None = None
+        self.phase = ""
+
+    def __call__(self, kind: str, p: dict[str, Any]) -> None:
+        if kind != "epoch":
+            return
+        if self.steps is None or p["phase"] != self.phase:
+            self.close()
+            self.steps, self.phase = Steps(p["phase"], unit="epoch"), p["phase"]
         val = f" val_loss {p['val_loss']:.4f} val_accuracy {p['val_accuracy']:.4f}" if "val_loss" in p else ""
-        print(
-            f"{p['phase']:8} epoch {p['epoch']}/{p['epochs']}  loss {p.get('loss', float('nan')):.4f}{val}"
-            f"  ETA {p['eta']:.0f}s",
-            file=sys.stderr,
-        )
+        line = f"{p['phase']:8} epoch {p['epoch']}/{p['epochs']}  loss {p.get('loss', float('nan')):.4f}{val}"
+        self.steps.line(line if self.steps.live else f"{line}  ETA {p['eta']:.0f}s")
+        if self.steps.live:
+            self.steps(p["epoch"], p["epochs"], note=val.strip())
+
+    def close(self) -> None:
+        if self.steps is not None:
+            self.steps.close()
 
 
 SOURCE = inspect.Parameter(
@@ -54,10 +69,12 @@ def finetune(source: str, as_json: bool = False, **options: Any) -> None:
     from runner.finetuning.run import finetune as run_finetune
 
     config = FinetuneConfig(**options)
+    epochs = Epochs()
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            r = run_finetune(source, config, on_event=_progress)
+            r = run_finetune(source, config, on_event=epochs)
     except FinetuneInterrupted as err:
+        epochs.close()
         args = [a for a in sys.argv[1:] if a != "--resume"]
         command = " ".join(shlex.quote(a) for a in ["runner", *args, "--resume"])
         typer.echo(
@@ -65,6 +82,8 @@ def finetune(source: str, as_json: bool = False, **options: Any) -> None:
         )
         interrupts.reported()
         raise typer.Exit(130) from None
+    finally:
+        epochs.close()
     if as_json:
         typer.echo(json.dumps(r.to_dict(), default=str))
         return

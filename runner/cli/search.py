@@ -6,13 +6,13 @@ import contextlib
 import json
 import shlex
 import sys
-import time
 from typing import Any
 
 import typer
 
 from runner import interrupts, quiet, tracking
 from runner.cli.options import JSON, with_options
+from runner.cli.progress import Steps
 from runner.searching.config import SearchConfig
 
 EXAMPLES = (
@@ -31,43 +31,40 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 
 class Printer:
-    """Turns the API's events into lines on stderr (stdout is kept for --json)."""
+    """Turns the API's events into lines on stderr (stdout is kept for --json): a progress bar per extraction and
+    for the trials on a terminal, plain lines otherwise."""
 
     def __init__(self) -> None:
-        self.last = 0.0
-        self.tty = sys.stderr.isatty()
+        self.extract: Steps | None = None
+        self.trials: Steps | None = None
+        self.done, self.total, self.done_extract = 0, 0, 0
+
+    def line(self, text: str) -> None:
+        (self.trials or self.extract or Steps("")).line(text)
 
     def __call__(self, kind: str, p: dict[str, Any]) -> None:
-        out = sys.stderr
         if kind == "data":
-            print(
+            self.line(
                 f"data: {p['name']} ({p['layout']}), {p['n']} images, {len(p['classes'])} classes; "
-                f"backbone {p['backbone']} at {p['size']} px, weights {p['weights'][:40]}",
-                file=out,
+                f"backbone {p['backbone']} at {p['size']} px, weights {p['weights'][:40]}"
             )
         elif kind == "extract":
-            now = time.monotonic()
-            if p["done"] < p["total"] and now - self.last < (0.5 if self.tty else 10):
-                return
-            self.last = now
-            rate = p["done"] / max(p["seconds"], 1e-9)
-            eta = (p["total"] - p["done"]) / max(rate, 1e-9)
-            end = "\n" if p["done"] == p["total"] or not self.tty else ""
-            print(
-                f"\rextracting features {p['done']}/{p['total']}  {rate:.1f} img/s  ETA {eta:.0f}s   ",
-                end=end,
-                file=out,
-                flush=True,
-            )
+            if self.extract is None or p["done"] <= self.done_extract:  # a new extraction starts
+                self.extract = Steps("extracting features")
+            self.done_extract = p["done"]
+            self.extract(p["done"], p["total"], p["seconds"])
         elif kind == "views":
             if p["view"] == "mirror":
-                print(f"mirror images for test-time augmentation ({p['backbone']})", file=out)
+                self.line(f"mirror images for test-time augmentation ({p['backbone']})")
             else:
-                print(f"augmented view {p['view']}/{p['views']} ({p['backbone']})", file=out)
+                self.line(f"augmented view {p['view']}/{p['views']} ({p['backbone']})")
         elif kind == "search":
             extra = f", {p['stale']} stale trial(s) failed and queued again" if p["stale"] else ""
             extra += f", {p['workers']} processes" if p.get("workers", 1) > 1 else ""
-            print(f"study {p['study']}: {p['remaining']} trial(s) to run{extra}", file=out)
+            self.line(f"study {p['study']}: {p['remaining']} trial(s) to run{extra}")
+            self.total = p["remaining"]
+            trials = Steps("trials", unit="trial")
+            self.trials = trials if trials.live and self.total else None  # plain output: the trial lines say it
         elif kind == "trial":
             m = p["metrics"]
             score = (
@@ -76,9 +73,17 @@ class Printer:
                 else f"pruned after {p.get('epochs', '?')} epoch(s)"
             )
             best = "" if p["best_value"] is None else f" best {p['best_value']:.4f}"
-            print(f"trial {p['number']:>3}  {score}{best} | {_fmt_params(p['params'])}", file=out)
+            self.line(f"trial {p['number']:>3}  {score}{best} | {_fmt_params(p['params'])}")
+            self.done += 1
+            if self.trials is not None:
+                self.trials(min(self.done, self.total), self.total, note=best.strip())
         elif kind == "warning":
-            print(f"warning: {p['message']}", file=out)
+            self.line(f"warning: {p['message']}")
+
+    def close(self) -> None:
+        for steps in (self.extract, self.trials):
+            if steps is not None:
+                steps.close()
 
 
 USE = "  (the reference for predict, evaluate, export, finetune)"
@@ -102,7 +107,8 @@ def _model_line(model: dict[str, Any]) -> str:
         what = f"trial #{next(iter(members))}"
     else:
         what = f"ensemble of {len(members)} trials (" + ", ".join(f"#{t} x{w:.2f}" for t, w in members.items()) + ")"
-    extras = [f"refitted on all labelled images ({model['refitted']})" if model.get("refitted") else "not refitted"]
+    n, refitted = len(members), model.get("refitted", 0)
+    extras = [f"{refitted} of {n} refitted on all labelled images" if refitted else "not refitted"]
     extras += ["mirror-image averaging" if model["tta"] else "no mirror averaging"]
     extras += [f"temperature {model['temperature']:.2f}" if model["temperature"] != 1.0 else "no temperature"]
     return f"{what}; {', '.join(extras)}"
@@ -143,13 +149,17 @@ def search(as_json: bool = False, **options: Any) -> None:
 
     config = SearchConfig(**options)  # checked before anything slow starts
     quiet.optuna_errors_only()
+    printer = Printer()
     try:
         with contextlib.redirect_stdout(sys.stderr):  # libraries that print (Keras downloads) never pollute stdout
-            result = run_search(config, on_event=Printer())
+            result = run_search(config, on_event=printer)
     except SearchInterrupted as err:
+        printer.close()
         typer.echo(_resume_line(err), err=True)
         interrupts.reported()
         raise typer.Exit(130) from None
+    finally:
+        printer.close()
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:

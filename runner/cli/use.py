@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from runner.cli.progress import Steps
+
 MODEL_HELP = "models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest, runs:/RUN_ID/model, a run id, or .keras"
 TrackingUri = Annotated[str | None, typer.Option(help="MLflow URI (default: $MLFLOW_TRACKING_URI or ./mlruns).")]
 PREDICT_EXAMPLES = (
@@ -24,25 +26,6 @@ EXPORT_EXAMPLES = (
     "Examples:\n\n  runner export models:/NAME/1 --format keras --out model.keras\n\n"
     "  runner export models:/NAME/1 --format tflite --quantize int8 --out model.tflite"
 )
-
-
-class Bar:
-    def __init__(self, what: str) -> None:
-        self.what, self.last = what, 0.0
-
-    def __call__(self, done: int, total: int, secs: float) -> None:
-        now = time.monotonic()
-        if done < total and now - self.last < (0.5 if sys.stderr.isatty() else 10):
-            return
-        self.last = now
-        rate = done / max(secs, 1e-9)
-        end = "\n" if done == total or not sys.stderr.isatty() else ""
-        print(
-            f"\r{self.what} {done}/{total}  {rate:.1f} img/s  ETA {(total - done) / max(rate, 1e-9):.0f}s  ",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def predict(
@@ -74,7 +57,7 @@ def predict(
             clip=clip,
             batch_size=batch_size,
             tracking_uri=tracking_uri,
-            progress=Bar("predicting"),
+            progress=Steps("predicting"),
         )
     if r.unreadable:
         print(
@@ -102,7 +85,7 @@ def evaluate(
 
     with contextlib.redirect_stdout(sys.stderr):
         r = run(
-            model, data, tracking_uri=tracking_uri, experiment=experiment, log=not no_log, progress=Bar("evaluating")
+            model, data, tracking_uri=tracking_uri, experiment=experiment, log=not no_log, progress=Steps("evaluating")
         )
     if as_json:
         typer.echo(json.dumps(r.to_dict()))
