@@ -151,7 +151,8 @@ def main() -> None:
             score("finetune (default model)", f"models:/{name}/{ft.registered['version']}", time.perf_counter() - t)
     order = ["logistic regression probe", *STAGES, DEFAULT] + (["finetune (default model)"] if args.finetune else [])
     print(
-        f"\n{ds.name}, {args.backbone} ({args.head or 'default heads'}) {args.weights} {args.image_size} px, {args.splits} splits x {args.scored} "
+        f"\n{ds.name}, {args.backbone} ({args.head or 'default heads'}) {args.weights} {args.image_size} px, "
+        f"{args.splits} splits x {args.scored} "
         f"scored images, {args.trials} trials\n"
     )
     print("| model | accuracy (mean ± std) | log loss (mean ± std) | seconds per split |")

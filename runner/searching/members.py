@@ -62,8 +62,8 @@ def choose(cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dic
 def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
     """Whether the trial's validation loss stayed within ``tolerance`` x its minimum over the ``after`` epochs that
     followed it (on average). A model that is good only when stopped at exactly the right epoch cannot be trained
-    again blind, without validation rows to stop on: measured on 2,000 photos, such refits lost 0.05 log loss on
-    average while the steady ones gained."""
+    again blind, without validation rows to stop on: measured on 2,000 photos (5 splits), refits of such dense heads
+    lost 0.05 to 0.09 log loss on average, while those of steady linear heads gained 0.003."""
     val = trial.user_attrs.get("history", {}).get("val_loss", [])
     if not val:
         return False
