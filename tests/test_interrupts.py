@@ -24,7 +24,7 @@ def test_ctrl_c_stops_a_search_cleanly_and_resume_finishes_it(workdir: Path) -> 
     env = {**os.environ}
     env.pop("MLFLOW_TRACKING_URI", None)
     args = ["search", "--data", str(root), "--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32"]
-    args += ["--trials", "6", "--epochs", "30", "--study", "stopped"]
+    args += ["--trials", "6", "--epochs", "30", "--study", "stopped", "--ensemble", "1", "--no-tta", "--no-refit"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "runner.cli", *args], cwd=workdir, env=env, stderr=subprocess.PIPE, text=True
     )

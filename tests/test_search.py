@@ -13,9 +13,10 @@ import runner
 from runner import data, tracking
 from runner.errors import RunnerError
 
-SMALL = {"backbone": "mobilenet_v2_035", "weights": "none", "image_size": 32, "epochs": 4}
-# the best trial's own model, as validated (no refit, ensemble, mirror or temperature): it reproduces val_* exactly
+# the best trial's own model, as validated (no refit, ensemble, mirror or temperature): it reproduces val_* exactly,
+# and these tests (about the search itself) stay fast; the finishing stages are tested in test_blend_model.py
 AS_VALIDATED = {"refit": False, "ensemble": 1, "tta": False, "calibrate": False}
+SMALL = {"backbone": "mobilenet_v2_035", "weights": "none", "image_size": 32, "epochs": 4, **AS_VALIDATED}
 
 
 def _runs(uri: str, exp_id: str):
@@ -30,9 +31,7 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
     write_image(workdir / "train" / "dogs" / "dog.50.jpg", np.zeros((4, 4, 3), np.uint8))
     (workdir / "train" / "dogs" / "dog.50.jpg").write_bytes(b"corrupt")
     events: list[str] = []
-    r = runner.search(
-        str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL, **AS_VALIDATED
-    )
+    r = runner.search(str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL)
     assert r.cache["hit"] is False and "extract" in events
     assert r.data["skipped"] == ["dogs/dog.50.jpg"] and r.data["n_train"] + r.data["n_val"] == 24
     assert set(r.best_metrics) == {"val_log_loss", "val_accuracy", "val_roc_auc"}
@@ -79,9 +78,7 @@ def test_search_end_to_end_then_cached(workdir: Path) -> None:
 
     # second run: the cache is hit (nothing extracted) and the same seed gives the same best parameters
     events.clear()
-    again = runner.search(
-        str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL, **AS_VALIDATED
-    )
+    again = runner.search(str(root), trials=3, seed=1, on_event=lambda kind, p: events.append(kind), **SMALL)
     assert again.cache == r.cache | {"hit": True} and "extract" not in events
     assert again.best_params == r.best_params and again.registered_model["version"] == 2
     assert _runs(uri, r.experiment_id)[2].__len__() == 6
