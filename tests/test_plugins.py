@@ -107,7 +107,16 @@ def test_installed_demo_plugin_is_found_listed_and_searched(workdir: Path) -> No
     check_head(registry.get_head("demo_gap"))
     root = make_folders(workdir / "train", per_class=6)
     r = runner.search(
-        str(root), backbone="demo_convnet", head="demo_gap", weights="none", image_size=16, trials=2, epochs=2
+        str(root),
+        backbone="demo_convnet",
+        head="demo_gap",
+        weights="none",
+        image_size=16,
+        trials=2,
+        epochs=2,
+        ensemble=1,
+        tta=False,
+        refit=False,
     )
     assert r.backbone == "demo_convnet" and r.registered_model["version"] == 1
     from runner import tracking

@@ -21,6 +21,8 @@ from runner.errors import RunnerError
 from runner.searching import study as studies
 
 ARGS = ["--backbone", "mobilenet_v2_035", "--weights", "none", "--image-size", "32", "--epochs", "3", "--json"]
+ARGS += ["--ensemble", "1", "--no-tta", "--no-refit"]  # fast finish; the PostgreSQL test finishes as by default
+DEFAULT_FINISH = ["--ensemble", "5", "--tta", "--refit"]
 SLOW_HEAD = '''
 import time
 from heads.dense import DenseHead
@@ -193,6 +195,7 @@ def test_two_workers_postgresql_and_tracking_server(workdir: Path, mlflow_server
     url_pw = url.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
     assert secret in url_pw
     args = ["--data", str(root), "--trials", "4", "--study", name, "--storage", url_pw, "--tracking-uri", mlflow_server]
+    args += DEFAULT_FINISH  # the finishing worker reads the other worker's predictions through the tracking server
     procs = [worker(workdir, args) for _ in range(2)]
     texts = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [t[1][-2000:] for t in texts]
