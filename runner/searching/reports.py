@@ -123,7 +123,13 @@ def log_dataset(cl: Any, parent_id: str, prep: Prepared, data: str, fingerprint:
     source = json.dumps({"uri": data if data == "demo" else str(Path(data).expanduser().resolve())})
     profile = json.dumps({"num_images": len(prep.ds), "classes": prep.ds.counts(), "layout": prep.ds.layout})
     dataset = Dataset(prep.ds.name, digest, "local", source, profile=profile)
-    cl.log_inputs(parent_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+    from mlflow.exceptions import MlflowException
+
+    try:
+        cl.log_inputs(parent_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+    except MlflowException:  # another worker logged it at the same moment (a duplicate insert): look again, once
+        if not any(d.dataset.digest == digest for d in cl.get_run(parent_id).inputs.dataset_inputs):
+            raise
 
 
 def describe_run(cl: Any, parent_id: str, result: Any, data: str, n_images: int) -> None:
