@@ -38,9 +38,10 @@ class Printer:
         self.extract: Steps | None = None
         self.trials: Steps | None = None
         self.done, self.total, self.done_extract = 0, 0, 0
+        self.plain = Steps("")  # lines while no bar is shown: one console, not one per line
 
     def line(self, text: str) -> None:
-        (self.trials or self.extract or Steps("")).line(text)
+        (self.trials or self.extract or self.plain).line(text)
 
     def __call__(self, kind: str, p: dict[str, Any]) -> None:
         if kind == "data":

@@ -25,9 +25,8 @@ def choose(cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dic
     """The blend of the finished trials (the best trial alone when predictions are missing) and its trials;
     members share the best trial's input size (one end-to-end model takes one image size)."""
     cfg = objective.config
-    size = sizes[Choice.of(best).backbone]
-    y = scored_labels(objective, Choice.of(best).backbone)
-    n_classes = objective.arrays[Choice.of(best).backbone].n_classes
+    backbone = Choice.of(best).backbone
+    size, y, n_classes = sizes[backbone], scored_labels(objective, backbone), objective.arrays[backbone].n_classes
     plain: dict[int, np.ndarray] = {}
     mirror: dict[int, np.ndarray] = {}
     by_number = {t.number: t for t in done}
