@@ -68,6 +68,7 @@ def test_pruning_hook_stops_training() -> None:
 
 def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
     from runner.features.rows import Rows
+    from runner.searching.feed import Feed, OverBudget, overhead, state_bytes
 
     xt, yt, xv, yv = _data()
     path = tmp_path / "features.npy"
@@ -85,7 +86,15 @@ def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
     fit = lambda budget: fit_head(  # noqa: E731
         get_head("dense"), params, train, yt, val, yv, 2, 4, seed=1, budget_mb=budget
     )
-    held, streamed = fit(1024), fit(8 * 64 * 6 / 2**20)  # 6 batches of 64-byte rows: chunks of 48 rows
+    head = get_head("dense")
+    state = state_bytes(head.build(train.shape[1:], 2, params), head.optimizer(params))
+    small = (overhead(state, train, 8, 120) + 6 * 8 * train.row_bytes) / 2**20  # room for 6 batches of 8 rows
+    streams = Feed(train, None, val, small * 2**20, 8, state)
+    assert not streams.resident and streams.chunk == 48  # the small budget streams chunks of 6 batches
+    assert Feed(train, None, val, 2**30, 8, state).resident
+    with pytest.raises(OverBudget, match="too large for --memory-budget"):  # not even one batch fits
+        Feed(train, None, val, state, 8, state)
+    held, streamed = fit(1024), fit(small)
     for a, b in zip(held.model.get_weights(), streamed.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the same batches in the same order: the same model
     for k, v in held.history.items():  # sums over chunks: equal up to float rounding
@@ -94,7 +103,7 @@ def test_streaming_under_a_small_budget_gives_the_same_model(tmp_path) -> None:
     views = Rows((cached, cached[::-1].copy()), np.arange(120))
     with_views = [
         fit_head(get_head("dense"), params, train, yt, val, yv, 2, 3, seed=1, x_views=views, budget_mb=b)
-        for b in (1024, 0.001)
+        for b in (1024, small)
     ]
     for a, b in zip(*(f.model.get_weights() for f in with_views), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -16,6 +16,7 @@ from runner.features.augment import Policy
 from runner.features.rows import DEFAULT_BUDGET_MB
 from runner.options import option as _opt
 from runner.plugins.specs import BackboneSpec, input_size
+from runner.searching.rungs import AUTO_ROWS, END, REDUCTION
 
 METRICS = ("log_loss", "accuracy")
 
@@ -58,7 +59,13 @@ class SearchConfig:
     folds: int = _opt(1, "Score each trial by stratified K-fold cross-validation (1: one split).")
     repeats: int = _opt(1, "Average this many seeds per trial.")
     memory_budget: float = _opt(
-        DEFAULT_BUDGET_MB, "MiB of cached features a trial holds in memory; larger sets stream from the cache."
+        DEFAULT_BUDGET_MB,
+        "MiB a trial may hold: its head's training state plus cached features (more features stream from the cache).",
+    )
+    halving: int | None = _opt(
+        None,
+        "Successive halving: trials first train on N training rows; the best third go on to 3x as many, up to all "
+        f"(0: off; default {AUTO_ROWS} when there are at least {REDUCTION}x as many, without --folds).",
     )
     augment_views: int = _opt(0, "Cache K augmented views of each training image; searched: train on 0..K of them.")
     augment_policy: str | None = _opt(
@@ -104,6 +111,22 @@ class SearchConfig:
 
         count("trials", self.trials, 1, "30")
         count("epochs", self.epochs, 1, "30")
+        require(self.epochs < END, "bad --epochs", self.epochs, f"fewer than {END}", "pass e.g. --epochs 30")
+        h = self.halving
+        require(
+            h is None or (isinstance(h, int) and not isinstance(h, bool) and h >= 0),
+            "bad --halving",
+            h,
+            "0 (off) or the first rung's number of training rows, e.g. 2500",
+            f"drop it (automatic) or pass --halving {AUTO_ROWS}",
+        )
+        require(
+            not h or (self.folds <= 1 and self.repeats <= 1),
+            "--halving does not combine with --folds or --repeats",
+            f"--halving {h} with --folds {self.folds} --repeats {self.repeats}",
+            "one validation split for successive halving, or cross-validation on every trial",
+            "drop --halving (cross-validation is for small data sets), or drop --folds/--repeats",
+        )
         require(self.metric in METRICS, "bad --metric", self.metric, " or ".join(METRICS), "pass --metric log_loss")
         require(
             self.val_data is not None or 0.0 < self.val_fraction < 1.0,

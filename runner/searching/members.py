@@ -11,7 +11,8 @@ from runner import tracking
 from runner.features.endtoend import Member
 from runner.searching.choice import Choice
 from runner.searching.ensemble import Blend, decide
-from runner.searching.objective import PREDICTIONS, Objective
+from runner.searching.objective import Objective
+from runner.searching.predictions import PREDICTIONS
 from runner.searching.train import fit_head
 
 
@@ -98,7 +99,7 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
         return fit.model, True
     if trial.number in objective.best_weights:
         model = head.build(tuple(a.x_train.shape[1:]), a.n_classes, dict(choice.params))
-        model.set_weights(objective.best_weights[trial.number])
+        model.set_weights(objective.best_weights.get(trial.number))
         return model, False
     return objective.fit(choice, trial.number).model, False
 

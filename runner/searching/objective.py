@@ -13,10 +13,13 @@ from runner.features.rows import Rows
 from runner.plugins.specs import Head
 from runner.searching.choice import ATTR, Choice
 from runner.searching.config import SearchConfig
-from runner.searching.train import FitResult, fit_head, predict_rows
+from runner.searching.feed import OverBudget
+from runner.searching.kept import KeptWeights
+from runner.searching.predictions import PREDICTIONS, Predictions
+from runner.searching.rungs import END, STRIDE, Rung, first_rows, rungs
+from runner.searching.train import EpochHook, FitResult, fit_head
 
 Event = Callable[[str, dict[str, Any]], None]
-PREDICTIONS = "predictions.npz"  # a trial's validation (out-of-fold) predictions, plain and on mirror images
 
 
 @dataclass
@@ -69,8 +72,9 @@ class Objective:
     parent_run_id: str
     on_event: Event
     sources: dict[str, str] = field(default_factory=dict)
-    best_weights: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    best_weights: KeptWeights = field(default_factory=KeptWeights)  # the best trial's head, on disk
     best_value: float | None = None  # the study's best so far (earlier runs of a resumed study included)
+    _rungs: dict[str, list[Rung]] = field(default_factory=dict, repr=False)
 
     @property
     def maximize(self) -> bool:
@@ -80,23 +84,58 @@ class Objective:
     def cross(self) -> bool:
         return self.config.folds > 1 or self.config.repeats > 1
 
-    def fit(self, choice: Choice, number: int, hook: Any = None, history: dict | None = None) -> FitResult:
+    def rungs(self, backbone: str) -> list[Rung]:
+        """The search's rungs of training rows for this backbone (one rung, all rows, without --halving)."""
+        if backbone not in self._rungs:
+            cfg, a = self.config, self.arrays[backbone]
+            first = first_rows(cfg.halving, len(a.y_train), cfg.folds, cfg.repeats)
+            self._rungs[backbone] = rungs(a.y_train, a.y_val, first, cfg.seed)
+        return self._rungs[backbone]
+
+    def fit(
+        self, choice: Choice, number: int, hook: Any = None, history: dict | None = None, rung: Rung | None = None
+    ) -> FitResult:
+        """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows."""
         a = self.arrays[choice.backbone]
+        views = a.views(choice.views or 0)
+        xt, yt, xv, yv = a.x_train, a.y_train, a.x_val, a.y_val
+        if rung is not None and len(rung.train) < len(yt):
+            xt, yt, xv, yv = xt.subset(rung.train), yt[rung.train], xv.subset(rung.val), yv[rung.val]
+            views = None if views is None else views.subset(rung.train)
         return fit_head(
             self.heads[choice.head],
             choice.params,
-            a.x_train,
-            a.y_train,
-            a.x_val,
-            a.y_val,
+            xt,
+            yt,
+            xv,
+            yv,
             a.n_classes,
             self.config.epochs,
             self.config.seed + number,
             on_epoch=hook,
             history=history,
-            x_views=a.views(choice.views or 0),
+            x_views=views,
             budget_mb=self.config.memory_budget,
         )
+
+    def climb(self, choice: Choice, trial: Any, hook: Any, history: dict, logged: dict) -> FitResult:
+        """Successive halving: the trial fitted on each rung's rows in turn, its score reported at the rung's end
+        (pruned unless among the best third there); the last rung (all rows) is the trial's own fit."""
+        import optuna
+
+        steps = self.rungs(choice.backbone)
+        for r, rung in enumerate(steps[:-1]):
+            history.clear()
+            fit = self.fit(choice, trial.number, hook(r), history, rung)
+            value = fit.metrics[f"val_{self.config.metric}"]
+            logged |= {f"rung{r}_val_{self.config.metric}": value, f"rung{r}_rows": float(len(rung.train))}
+            del fit
+            interrupts.check()
+            trial.report(value, r * STRIDE + END)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
+        history.clear()
+        return self.fit(choice, trial.number, hook(len(steps) - 1), history)
 
     def splits(self, backbone: str, views: int = 0) -> list[tuple[Any, ...]]:
         """(x_train, y_train, x_val, y_val, x_views or None, validation rows of x_train or None) per fold; one
@@ -192,33 +231,47 @@ class Objective:
         report_key = "val_accuracy" if self.maximize else "val_loss"
         history: dict[str, list[float]] = {}
 
-        def hook(epoch: int, logs: dict[str, float]) -> None:
-            interrupts.check()
-            trial.report(logs[report_key], epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+        def hook(rung: int) -> EpochHook:
+            def report(epoch: int, logs: dict[str, float]) -> None:
+                interrupts.check()
+                trial.report(logs[report_key], rung * STRIDE + epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+
+            return report
 
         try:
             stopped = {optuna.TrialPruned: "KILLED", KeyboardInterrupt: "KILLED"}  # pruned, or stopped by Ctrl+C
             with tracking.ending(self.client, run_id, special=stopped, tag_state=True):
+                logged: dict[str, float] = {}
                 try:
-                    return self._score(trial, choice, shown, run_id, hook, history)
+                    return self._score(trial, choice, shown, run_id, hook, history, logged)
+                except OverBudget as err:  # a head this size cannot train within --memory-budget: never run
+                    trial.set_user_attr("over_budget_mib", round(err.needed / 2**20))
+                    self.on_event("warning", {"message": f"trial {trial.number}: {err}"})
+                    self._event(trial, shown, {}, "pruned", epochs=0)
+                    raise optuna.TrialPruned(str(err)) from None
                 except optuna.TrialPruned:
-                    self._event(trial, shown, {}, "pruned", epochs=len(history.get("loss", [])))
+                    self._event(trial, shown, logged, "pruned", epochs=len(history.get("loss", [])))
                     raise
                 finally:
                     tracking.log_history(self.client, run_id, history)
+                    if logged:
+                        tracking.log_metrics(self.client, run_id, logged)
         finally:
             keras.backend.clear_session()  # memory stays flat however many trials run
 
-    def _score(self, trial: Any, choice: Choice, shown: dict, run_id: str, hook: Any, history: dict) -> float:
+    def _score(
+        self, trial: Any, choice: Choice, shown: dict, run_id: str, hook: Any, history: dict, logged: dict
+    ) -> float:
         a = self.arrays[choice.backbone]
         if self.cross:
             metrics, preds = self.cross_fit(choice, trial, history)
-            logged = metrics
+            logged |= metrics
         else:
-            fit = self.fit(choice, trial.number, hook, history)
-            metrics, logged = fit.metrics, {**fit.metrics, "best_epoch": fit.best_epoch}
+            fit = self.climb(choice, trial, hook, history, logged)
+            metrics = fit.metrics
+            logged |= {**fit.metrics, "best_epoch": fit.best_epoch}
             preds = Predictions.empty(len(a.y_val), a.n_classes, a.mirror is not None)
             preds.put(np.arange(len(a.y_val)), fit, a.mirror)
         trial.set_user_attr("refit_epochs", preds.refit_epochs())
@@ -226,40 +279,9 @@ class Objective:
         value = metrics[f"val_{self.config.metric}"]
         trial.set_user_attr("history", history)
         trial.set_user_attr("metrics", metrics)
-        tracking.log_metrics(self.client, run_id, logged)
         best = self.best_value
         if best is None or (value > best if self.maximize else value < best):
             self.best_value = value
-            self.best_weights = {} if self.cross else {trial.number: fit.model.get_weights()}
+            self.best_weights.keep(None if self.cross else trial.number, None if self.cross else fit.model)
         self._event(trial, shown, metrics, "complete")
         return value
-
-
-@dataclass
-class Predictions:
-    """A trial's predictions on the rows it is scored on (validation rows, or out-of-fold with --folds), plain and
-    on the mirror images, and the best epoch of each fit: what ensembles, test-time augmentation, calibration and
-    the refit are decided from."""
-
-    proba: np.ndarray
-    mirror: np.ndarray | None
-    epochs: list[int] = field(default_factory=list)
-
-    @classmethod
-    def empty(cls, n: int, n_classes: int, mirrored: bool) -> Predictions:
-        width = 1 if n_classes == 2 else n_classes
-        return cls(np.zeros((n, width), np.float32), np.zeros((n, width), np.float32) if mirrored else None)
-
-    def put(self, rows: np.ndarray, fit: FitResult, mirror: Rows | None) -> None:
-        self.proba[rows] = fit.val_proba
-        if self.mirror is not None and mirror is not None:
-            self.mirror[rows] = predict_rows(fit.model, mirror)
-        self.epochs.append(fit.best_epoch + 1)
-
-    def refit_epochs(self) -> int:
-        """Epochs to train on all labelled rows: the mean best epoch of the fits."""
-        return max(1, round(float(np.mean(self.epochs))))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        out = {"proba": self.proba, "epochs": np.asarray(self.epochs)}
-        return out if self.mirror is None else out | {"mirror": self.mirror}

@@ -133,10 +133,11 @@ def open_study(
             fix="drop --resume to start it, or correct --study",
         )
     direction = "maximize" if maximize else "minimize"
+    from runner.searching.pruner import RungPruner
     from runner.searching.sampler import SeededSampler
 
     sampler = SeededSampler(seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3)
+    pruner = RungPruner(startup=5, warmup=3)
     created = False
     try:
         st = optuna.create_study(

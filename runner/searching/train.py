@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runner.features.rows import DEFAULT_BUDGET_MB, Rows, aligned_empty
+from runner.features.rows import DEFAULT_BUDGET_MB, Rows
 from runner.metrics import classification_metrics
 from runner.plugins.specs import Head
+from runner.searching.feed import Feed, state_bytes
 from runner.searching.updates import updater
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +48,7 @@ def set_seed(seed: int) -> None:
         _determinism = True
 
 
-def _steps(model: Any, optimizer: Any, binary: bool, feed: _Feed, batch_size: int):
+def _steps(model: Any, optimizer: Any, binary: bool, feed: Feed, batch_size: int):
     """Compiled ``run`` (train on a tensor's rows in a given order, every batch in one call) and ``validate``."""
     import keras
     import tensorflow as tf
@@ -91,81 +92,6 @@ def _steps(model: Any, optimizer: Any, binary: bool, feed: _Feed, batch_size: in
     return run, validate
 
 
-def _tensor(array: np.ndarray) -> Any:
-    """A tensor over ``array``'s memory when TensorFlow can share it (C-contiguous, 64-byte aligned), else a copy."""
-    import tensorflow as tf
-
-    if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
-        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
-    return tf.constant(array)
-
-
-class _Feed:
-    """Training and validation rows as tensors: all resident when they fit ``budget`` bytes, else in chunks.
-
-    Streaming keeps exactly the resident path's batches (a chunk is a whole number of batches of the epoch's
-    order), so both give the same model; it only costs the reads.
-    """
-
-    def __init__(self, train: Rows, views: Rows | None, val: Rows | None, budget: float, batch_size: int) -> None:
-        self.train, self.views, self.val = train, views, val
-        copies = len(views.sources) if views is not None else 1
-        n_val = 0 if val is None else len(val)
-        # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
-        self.resident = (copies * len(train) + n_val) * train.row_bytes <= budget
-        self.chunk = max(1, int(budget // train.row_bytes) // batch_size) * batch_size
-        if self.resident:
-            if views is None:
-                self.x = _tensor(train.read())
-            else:
-                x = aligned_empty((copies * len(train), *train.shape[1:]), train.dtype)
-                for v in range(copies):
-                    views.read(source=v, out=x[v * len(train) : (v + 1) * len(train)])
-                self.x = _tensor(x)
-            if val is not None:
-                xv = _tensor(val.read())  # the blocks, sliced once (not every epoch)
-                self.val_blocks = [(xv[lo:hi], lo, hi) for lo, hi in self._blocks()]
-
-    def epoch(self, order: np.ndarray, pick: np.ndarray | None):
-        """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image."""
-        import tensorflow as tf
-
-        n = len(self.train)
-        if self.resident:
-            rows = order if pick is None else pick[order] * n + order
-            yield self.x, tf.constant(rows, tf.int32), tf.constant(order, tf.int32)
-            return
-        for lo in range(0, n, self.chunk):
-            part = order[lo : lo + self.chunk]
-            data = self.train.read(part) if pick is None else self.views.read(part, pick[part])
-            yield _tensor(data), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
-
-    def _blocks(self) -> list[tuple[int, int]]:
-        assert self.val is not None
-        return blocks(len(self.val), self.chunk)
-
-    def validation(self):
-        """(x, first row, end) over the validation rows, in blocks."""
-        if self.resident:
-            yield from self.val_blocks
-            return
-        assert self.val is not None
-        for lo, hi in self._blocks():
-            yield _tensor(self.val.read(np.arange(lo, hi))), lo, hi
-
-
-def blocks(n: int, chunk: int = 1024) -> list[tuple[int, int]]:
-    """(first, end) of blocks of at most 1024 (and ``chunk``) rows: the forward pass casts a block to float32."""
-    block = max(1, min(1024, chunk))
-    return [(lo, min(lo + block, n)) for lo in range(0, n, block)]
-
-
-def predict_rows(model: Any, rows: Rows) -> np.ndarray:
-    """The model's probabilities on ``rows``, block by block."""
-    parts = [np.asarray(model(_tensor(rows.read(np.arange(lo, hi))), training=False)) for lo, hi in blocks(len(rows))]
-    return np.concatenate(parts).astype(np.float32)
-
-
 def fit_head(
     head: Head,
     params: dict[str, Any],
@@ -205,8 +131,9 @@ def fit_head(
     y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
     yv = None if y_val is None else tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
     batch_size = head.batch_size(params)
-    feed = _Feed(train, views, val, budget_mb * 2**20, batch_size)
-    run, validate = _steps(model, head.optimizer(params), binary, feed, batch_size)
+    optimizer = head.optimizer(params)
+    feed = Feed(train, views, val, budget_mb * 2**20, batch_size, state_bytes(model, optimizer))
+    run, validate = _steps(model, optimizer, binary, feed, batch_size)
 
     def evaluate() -> tuple[float, float, np.ndarray]:
         loss, hits, parts = 0.0, 0.0, []
