@@ -132,9 +132,11 @@ def main() -> None:
     common = {"data": str(images), "backbone": BACKBONE, "weights": weights, "image_size": SIZE, "seed": 0}
     common |= {"memory_budget": args.budget, "cache_dir": str(work / "cache")}
     sizes = {"small": args.images, "big": args.big}
+    tag = time.strftime("%H%M%S")  # study names of this run (a kept --workdir holds earlier runs' studies)
     keys = {}
     for which, n in sizes.items():  # features (and the mirror images TTA uses) extracted once, before any timing
-        warm = child("search", common | {"per_class": n // 2, "trials": 1, "epochs": 1, "study": f"warm-{which}"}, env)
+        warm_spec = {"per_class": n // 2, "trials": 1, "epochs": 1, "study": f"warm-{which}-{tag}"}
+        warm = child("search", common | warm_spec, env)
         print(f"  features for {n} images: {warm['wall']:.0f} s", file=sys.stderr, flush=True)
         from runner import data
         from runner.features.cache import FeatureCache
@@ -165,7 +167,7 @@ def main() -> None:
     for label, n, extra in (("small", args.images, {}), ("big", args.big, {}), ("plain", args.big, {"halving": 0})):
         if label == "plain" and args.skip_plain:
             continue
-        spec = common | {"per_class": n // 2, "trials": args.trials, "study": f"scale-{label}"} | extra
+        spec = common | {"per_class": n // 2, "trials": args.trials, "study": f"scale-{label}-{tag}"} | extra
         runs[label] = child("search", spec, env)
         r = runs[label]
         print(f"  {label}: {json.dumps(r)}", file=sys.stderr, flush=True)

@@ -115,3 +115,40 @@ def test_bad_halving_arguments(kwargs: dict, match: str) -> None:
 
     with pytest.raises(RunnerError, match=match):
         SearchConfig(**kwargs)
+
+
+def test_rungs_warm_start_and_a_member_is_trained_again_exactly() -> None:
+    import optuna
+
+    from runner.plugins.registry import get_head
+    from runner.searching.choice import Choice
+    from runner.searching.config import SearchConfig
+    from runner.searching.objective import Arrays, Objective
+
+    rng = np.random.default_rng(0)
+    y = np.arange(100) % 2
+    x = (rng.normal(size=(100, 2, 2, 4)) + y[:, None, None, None]).astype(np.float32)
+    cfg = SearchConfig(halving=20, epochs=3, seed=0)
+    arrays = {"b": Arrays(x[:80], y[:80], x[80:], y[80:], 2)}
+    objective = Objective(cfg, {"linear": get_head("linear")}, arrays, None, "", "", lambda kind, p: None)
+    assert [len(r.train) for r in objective.rungs("b")] == [20, 80]
+    choice = Choice("b", "linear", {"pooling": "avg", "l2": 1e-4, "learning_rate": 1e-2, "batch_size": 32})
+    once, again = objective.fit(choice, 1), objective.fit(choice, 1)
+    for a, b in zip(once.model.get_weights(), again.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # every rung again, same seeds: the same member
+    cold = objective.fit_rung(choice, 1)  # all rows from the start: not what the search trained
+    assert not np.array_equal(cold.model.get_weights()[0], once.model.get_weights()[0])
+
+    class Trial:  # what climb() asks of an Optuna trial
+        number, reports = 1, []
+
+        def report(self, value: float, step: int) -> None:
+            self.reports.append(step)
+
+        def should_prune(self) -> bool:
+            return True
+
+    trial, logged = Trial(), {}
+    with pytest.raises(optuna.TrialPruned, match="pruned after rung 1 of 2 \\(20 rows\\)"):
+        objective.climb(choice, 1, trial, logged=logged)
+    assert trial.reports == [END] and logged["rung0_rows"] == 20 and "rung0_val_log_loss" in logged

@@ -71,7 +71,7 @@ class Printer:
             score = (
                 f"val_log_loss {m['val_log_loss']:.4f} val_accuracy {m['val_accuracy']:.4f}"
                 if m
-                else f"pruned after {p.get('epochs', '?')} epoch(s)"
+                else p.get("reason") or f"pruned after {p.get('epochs', '?')} epoch(s)"
             )
             best = "" if p["best_value"] is None else f" best {p['best_value']:.4f}"
             self.line(f"trial {p['number']:>3}  {score}{best} | {_fmt_params(p['params'])}")

@@ -48,10 +48,12 @@ def slots(optimizer: Any) -> int:
 
 
 def state_bytes(model: Any, optimizer: Any) -> int:
-    """Bytes of the head's training state: weights, gradients, the best epoch's copy, optimizer slots (float32)."""
+    """Bytes of the head's training state (float32): its weights, the best epoch's copy, one more passing copy
+    (the initialiser's values while the model is built, the weights a warm start or a kept trial reads or writes),
+    the gradients and the optimizer's slots."""
     weights = sum(int(np.prod(v.shape)) for v in model.weights)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
-    return 4 * (2 * weights + trainable * (1 + slots(optimizer)))
+    return 4 * (3 * weights + trainable * (1 + slots(optimizer)))
 
 
 def cast_rows(row_elements: int) -> int:

@@ -1,5 +1,6 @@
-"""The best trial's head weights, kept for the end of the search on disk (not in memory): a flatten head on a
-224-px feature map weighs hundreds of MiB, which the search would otherwise hold through every later trial."""
+"""The best trials' head weights, kept for the end of the search on disk (not in memory): a flatten head on a
+224-px feature map weighs hundreds of MiB, which the search would otherwise hold through every later trial, and
+training an ensemble member again (every rung, on every row) costs as much as its trial did."""
 
 from __future__ import annotations
 
@@ -11,34 +12,37 @@ import numpy as np
 
 
 class KeptWeights:
-    """At most one trial's weights, in an uncompressed ``.npz`` in a private temporary folder (removed with this
-    object, or at exit)."""
+    """The weights of up to ``size`` trials trained in this process, the best by value, one uncompressed ``.npz``
+    each in a private temporary folder (removed with this object, or at exit)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 1, maximize: bool = False) -> None:
+        self.size, self.maximize = max(1, size), maximize
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self.number: int | None = None
+        self._values: dict[int, float] = {}
 
-    def keep(self, number: int | None, model: Any) -> None:
-        """Keep ``model``'s weights as trial ``number``'s (``None``: keep nothing, forget what was kept)."""
-        self.number = None
-        if number is None:
-            return
+    def keep(self, number: int, value: float, model: Any) -> None:
+        """Keep ``model``'s weights as trial ``number``'s when its ``value`` is among the best ``size`` so far."""
+        ranked = sorted(self._values.items(), key=lambda kv: -kv[1] if self.maximize else kv[1])
+        if len(ranked) >= self.size:
+            worst_number, worst = ranked[-1]
+            if not (value > worst if self.maximize else value < worst):
+                return
+            self._path(worst_number).unlink(missing_ok=True)
+            del self._values[worst_number]
         if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="runner-best-")
-        weights = model.get_weights()
-        np.savez(self._path, *weights)
-        self.number = number
+            self._dir = tempfile.TemporaryDirectory(prefix="runner-kept-")
+        np.savez(self._path(number), *model.get_weights())
+        self._values[number] = value
 
-    @property
-    def _path(self) -> Path:
+    def _path(self, number: int) -> Path:
         assert self._dir is not None
-        return Path(self._dir.name) / "best.npz"
+        return Path(self._dir.name) / f"trial-{number}.npz"
 
     def __contains__(self, number: object) -> bool:
-        return self.number is not None and number == self.number
+        return number in self._values
 
     def get(self, number: int) -> list[np.ndarray]:
         if number not in self:
             raise KeyError(number)
-        with np.load(self._path) as z:
+        with np.load(self._path(number)) as z:
             return [z[f"arr_{i}"] for i in range(len(z.files))]

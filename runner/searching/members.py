@@ -74,9 +74,10 @@ def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
 
 def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bool]:
     """The trial's head model: trained again on training + validation rows for its refit epochs (``refit``; only
-    for a :func:`steady` trial, and not for one trained on augmented views, which exist for the training rows
-    only), else its own weights (kept in this process, or trained again with its seed: deterministic). Returns
-    (model, refitted)."""
+    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only,
+    and not after successive halving, whose warm-started rungs give no epoch count to train for from scratch),
+    else its own weights (kept on disk by this process, or trained again, every rung, with its seed:
+    deterministic). Returns (model, refitted)."""
     cfg = objective.config
     choice = Choice.of(trial)
     head, a = objective.heads[choice.head], objective.arrays[choice.backbone]
@@ -97,9 +98,9 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
             budget_mb=cfg.memory_budget,
         )
         return fit.model, True
-    if trial.number in objective.best_weights:
+    if trial.number in objective.kept:
         model = head.build(tuple(a.x_train.shape[1:]), a.n_classes, dict(choice.params))
-        model.set_weights(objective.best_weights.get(trial.number))
+        model.set_weights(objective.kept.get(trial.number))
         return model, False
     return objective.fit(choice, trial.number).model, False
 
@@ -107,7 +108,7 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
 def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
     """The trial's head trained on the training rows as the search validated it (its weights from this process,
     else trained again with its seed), and its metrics on the validation rows (empty when the weights were kept)."""
-    if trial.number in objective.best_weights:
+    if trial.number in objective.kept:
         return train_member(objective, trial, refit=False)[0], {}
     fit = objective.fit(Choice.of(trial), trial.number)
     return fit.model, fit.metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +73,7 @@ class Objective:
     parent_run_id: str
     on_event: Event
     sources: dict[str, str] = field(default_factory=dict)
-    best_weights: KeptWeights = field(default_factory=KeptWeights)  # the best trial's head, on disk
+    kept: KeptWeights = field(default_factory=KeptWeights)  # the best trials' heads trained here, on disk
     best_value: float | None = None  # the study's best so far (earlier runs of a resumed study included)
     _rungs: dict[str, list[Rung]] = field(default_factory=dict, repr=False)
 
@@ -84,6 +85,9 @@ class Objective:
     def cross(self) -> bool:
         return self.config.folds > 1 or self.config.repeats > 1
 
+    def __post_init__(self) -> None:
+        self.kept = KeptWeights(self.config.ensemble, self.config.maximize)
+
     def rungs(self, backbone: str) -> list[Rung]:
         """The search's rungs of training rows for this backbone (one rung, all rows, without --halving)."""
         if backbone not in self._rungs:
@@ -92,10 +96,17 @@ class Objective:
             self._rungs[backbone] = rungs(a.y_train, a.y_val, first, cfg.seed)
         return self._rungs[backbone]
 
-    def fit(
-        self, choice: Choice, number: int, hook: Any = None, history: dict | None = None, rung: Rung | None = None
+    def fit_rung(
+        self,
+        choice: Choice,
+        number: int,
+        rung: Rung | None = None,
+        hook: Any = None,
+        history: dict | None = None,
+        initial: list[np.ndarray] | None = None,
     ) -> FitResult:
-        """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows."""
+        """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
+        the rung's), starting from ``initial`` weights when given (the last rung's)."""
         a = self.arrays[choice.backbone]
         views = a.views(choice.views or 0)
         xt, yt, xv, yv = a.x_train, a.y_train, a.x_val, a.y_val
@@ -116,26 +127,47 @@ class Objective:
             history=history,
             x_views=views,
             budget_mb=self.config.memory_budget,
+            initial=initial,
         )
 
-    def climb(self, choice: Choice, trial: Any, hook: Any, history: dict, logged: dict) -> FitResult:
-        """Successive halving: the trial fitted on each rung's rows in turn, its score reported at the rung's end
-        (pruned unless among the best third there); the last rung (all rows) is the trial's own fit."""
+    def fit(self, choice: Choice, number: int) -> FitResult:
+        """Trial ``number``'s head trained again exactly as the search trained it (every rung, same seeds)."""
+        return self.climb(choice, number)
+
+    def climb(
+        self,
+        choice: Choice,
+        number: int,
+        trial: Any = None,
+        hook: Any = None,
+        history: dict | None = None,
+        logged: dict[str, float] | None = None,
+    ) -> FitResult:
+        """The trial's fit, rung by rung (one rung, all rows, without successive halving): each rung starts from the
+        last rung's best weights; with ``trial``, each rung's score is reported at its end and the trial is pruned
+        unless among the best third there (Optuna's ``TrialPruned``)."""
         import optuna
 
         steps = self.rungs(choice.backbone)
-        for r, rung in enumerate(steps[:-1]):
+        history = {} if history is None else history
+        initial = None
+        for r, rung in enumerate(steps):
             history.clear()
-            fit = self.fit(choice, trial.number, hook(r), history, rung)
+            fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial)
+            if r == len(steps) - 1:
+                return fit
             value = fit.metrics[f"val_{self.config.metric}"]
-            logged |= {f"rung{r}_val_{self.config.metric}": value, f"rung{r}_rows": float(len(rung.train))}
+            initial = fit.model.get_weights()
             del fit
-            interrupts.check()
-            trial.report(value, r * STRIDE + END)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
-        history.clear()
-        return self.fit(choice, trial.number, hook(len(steps) - 1), history)
+            gc.collect()  # the last rung's model, gradients and optimizer slots go before the next rung's come
+            if logged is not None:
+                logged |= {f"rung{r}_val_{self.config.metric}": value, f"rung{r}_rows": float(len(rung.train))}
+            if trial is not None:
+                interrupts.check()
+                trial.report(value, r * STRIDE + END)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
+        raise AssertionError("no rung")  # pragma: no cover (rungs() is never empty)
 
     def splits(self, backbone: str, views: int = 0) -> list[tuple[Any, ...]]:
         """(x_train, y_train, x_val, y_val, x_views or None, validation rows of x_train or None) per fold; one
@@ -249,10 +281,11 @@ class Objective:
                 except OverBudget as err:  # a head this size cannot train within --memory-budget: never run
                     trial.set_user_attr("over_budget_mib", round(err.needed / 2**20))
                     self.on_event("warning", {"message": f"trial {trial.number}: {err}"})
-                    self._event(trial, shown, {}, "pruned", epochs=0)
+                    self._event(trial, shown, {}, "pruned", epochs=0, reason="too large for --memory-budget")
                     raise optuna.TrialPruned(str(err)) from None
-                except optuna.TrialPruned:
-                    self._event(trial, shown, logged, "pruned", epochs=len(history.get("loss", [])))
+                except optuna.TrialPruned as err:
+                    epochs = len(history.get("loss", []))
+                    self._event(trial, shown, {}, "pruned", epochs=epochs, reason=str(err) or "pruned")
                     raise
                 finally:
                     tracking.log_history(self.client, run_id, history)
@@ -269,12 +302,13 @@ class Objective:
             metrics, preds = self.cross_fit(choice, trial, history)
             logged |= metrics
         else:
-            fit = self.climb(choice, trial, hook, history, logged)
+            fit = self.climb(choice, trial.number, trial, hook, history, logged)
             metrics = fit.metrics
             logged |= {**fit.metrics, "best_epoch": fit.best_epoch}
             preds = Predictions.empty(len(a.y_val), a.n_classes, a.mirror is not None)
             preds.put(np.arange(len(a.y_val)), fit, a.mirror)
-        trial.set_user_attr("refit_epochs", preds.refit_epochs())
+        if len(self.rungs(choice.backbone)) == 1:  # a fit warm-started on rungs has no from-scratch epoch count
+            trial.set_user_attr("refit_epochs", preds.refit_epochs())
         tracking.log_arrays(self.client, run_id, PREDICTIONS, preds.arrays())
         value = metrics[f"val_{self.config.metric}"]
         trial.set_user_attr("history", history)
@@ -282,6 +316,7 @@ class Objective:
         best = self.best_value
         if best is None or (value > best if self.maximize else value < best):
             self.best_value = value
-            self.best_weights.keep(None if self.cross else trial.number, None if self.cross else fit.model)
+        if not self.cross:
+            self.kept.keep(trial.number, value, fit.model)
         self._event(trial, shown, metrics, "complete")
         return value

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from runner import tracking
 from runner.errors import RunnerError
+from runner.searching.rungs import first_rows, sizes
 from runner.searching.study import state_counts
 
 if TYPE_CHECKING:  # pragma: no cover
+    from runner.searching.config import SearchConfig
     from runner.searching.opening import Opened
     from runner.searching.prepare import Prepared
 
@@ -149,6 +151,12 @@ def describe_run(cl: Any, parent_id: str, result: Any, data: str, n_images: int)
     cl.set_tag(parent_id, "mlflow.note.content", text)
 
 
+def _rungs(cfg: SearchConfig, n_train: int) -> str:
+    """Training rows per rung of successive halving, e.g. ``2500,7500,20000``; ``off`` with one rung."""
+    steps = sizes(first_rows(cfg.halving, n_train, cfg.folds, cfg.repeats), n_train)
+    return ",".join(map(str, steps)) if len(steps) > 1 else "off"
+
+
 def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> None:
     """A search's settings, data and cache facts as params and tags of its parent run."""
     cfg, cl, parent_id = opened.config, opened.client, opened.parent_run_id
@@ -182,6 +190,7 @@ def log_settings(opened: Opened, prep: Prepared, sources: dict[str, str]) -> Non
             "augment_policy": cfg.policy.as_dict() if cfg.augment_views else None,
             "repeats": cfg.repeats,
             "memory_budget_mb": cfg.memory_budget,
+            "halving_rungs": _rungs(cfg, len(first.y_train)),
             "seed": cfg.seed,
             "val_fraction": cfg.val_fraction if cfg.val_data is None else "explicit",
             "val_data": str(cfg.val_data),

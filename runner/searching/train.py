@@ -107,6 +107,7 @@ def fit_head(
     history: dict[str, list[float]] | None = None,
     x_views: np.ndarray | Rows | None = None,
     budget_mb: float = DEFAULT_BUDGET_MB,
+    initial: list[np.ndarray] | None = None,
 ) -> FitResult:
     """Fit ``head`` with ``params``; ``history`` (if given) is filled epoch by epoch, even when pruned.
 
@@ -114,6 +115,7 @@ def fit_head(
     image, drawn at random, instead of ``x_train``. Features are arrays or :class:`Rows` of the cache's files;
     at most ``budget_mb`` MiB of them are held in memory (more are streamed in chunks, same result).
 
+    ``initial``: weights to start from instead of the head's initialisation.
     ``on_epoch(epoch, logs)`` runs after every epoch and may raise (e.g. ``optuna.TrialPruned``).
     Without ``x_val`` (a refit on all labelled rows) it trains exactly ``epochs`` epochs and reports no metrics.
     """
@@ -127,6 +129,8 @@ def fit_head(
         val = Rows.of(val.read().astype(train.dtype))
     views = None if x_views is None else Rows.views(x_views)
     model = head.build(tuple(train.shape[1:]), n_classes, params)
+    if initial is not None:  # warm start (successive halving: the last rung's weights)
+        model.set_weights(initial)
     ydtype = tf.float32 if binary else tf.int32
     y = tf.constant(y_train.reshape(-1, 1) if binary else y_train, ydtype)
     yv = None if y_val is None else tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
