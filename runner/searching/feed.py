@@ -125,7 +125,7 @@ class Feed:
             self._buffer.reshape(-1)[0] = 0
             wrapped = _tensor(self._buffer)
             self._buffer.reshape(-1)[0] = 1
-            shared = float(np.asarray(wrapped).reshape(-1)[0]) == 1.0
+            shared = float(np.asarray(wrapped[:1]).reshape(-1)[0]) == 1.0  # one row read back, not the buffer
             self._wrapped = wrapped if shared else None
         return self._buffer[:n]
 
