@@ -25,6 +25,12 @@ def test_rung_sizes_grow_threefold_up_to_all_rows() -> None:
     assert first_rows(0, 20000, 1, 1) == 0 and first_rows(100, 20000, 5, 1) == 0 and first_rows(100, 400, 1, 1) == 100
 
 
+def test_a_promoted_trial_gets_about_as_many_row_epochs_on_each_rung() -> None:
+    got = rungs(np.arange(20000) % 2, np.arange(5000) % 2, 2500, seed=0)
+    assert [r.epochs(got[0], 30) for r in got] == [30, 10, 4]  # 2,500 x 30, 7,500 x 10, 20,000 x 4 rows x epochs
+    assert [r.epochs(got[0], 5) for r in got] == [5, 3, 3]  # never fewer than 3 (nor more than --epochs)
+
+
 def test_rungs_are_nested_stratified_and_seeded() -> None:
     y = np.array([0] * 700 + [1] * 300)
     yv = np.array([0] * 1400 + [1] * 600)
@@ -121,9 +127,10 @@ def test_rungs_warm_start_and_a_member_is_trained_again_exactly() -> None:
     import optuna
 
     from runner.plugins.registry import get_head
+    from runner.searching.arrays import Arrays
     from runner.searching.choice import Choice
     from runner.searching.config import SearchConfig
-    from runner.searching.objective import Arrays, Objective
+    from runner.searching.objective import Objective
 
     rng = np.random.default_rng(0)
     y = np.arange(100) % 2

@@ -15,7 +15,15 @@ import pytest
 RUNNER = Path(__file__).resolve().parents[1] / "runner"
 
 # what each part may import (besides itself and the leaves): the README's "Layout" section, as data
-LEAVES = {"runner.errors", "runner.locks", "runner.metrics", "runner.options", "runner.quiet", "runner.interrupts"}
+LEAVES = {
+    "runner.errors",
+    "runner.locks",
+    "runner.metrics",
+    "runner.options",
+    "runner.quiet",
+    "runner.interrupts",
+    "runner.memory",
+}
 PUBLIC_UNDERSCORED = {"os._exit"}  # documented public names that start with an underscore
 ALLOWED = {
     "data": set(),

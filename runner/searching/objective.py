@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from runner import interrupts, tracking
-from runner.features.rows import Rows
+from runner import interrupts, memory, tracking
 from runner.plugins.specs import Head
+from runner.searching.arrays import Arrays, Prefixed
 from runner.searching.choice import ATTR, Choice
 from runner.searching.config import SearchConfig
 from runner.searching.feed import OverBudget
@@ -21,43 +20,6 @@ from runner.searching.rungs import END, STRIDE, Rung, first_rows, rungs
 from runner.searching.train import EpochHook, FitResult, fit_head
 
 Event = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
-class Arrays:
-    """One backbone's features (rows of the cache's files, or in-memory arrays) and labels."""
-
-    x_train: Rows
-    y_train: np.ndarray
-    x_val: Rows
-    y_val: np.ndarray
-    n_classes: int
-    x_views: Rows | None = None  # augmented views of x_train, one source per view, or None
-    mirror: Rows | None = None  # mirror images of the scored rows (x_val; x_train with --folds), or None
-
-    def __post_init__(self) -> None:
-        self.x_train, self.x_val = Rows.of(self.x_train), Rows.of(self.x_val)
-        if self.x_views is not None:
-            self.x_views = Rows.views(self.x_views)
-        if self.mirror is not None:
-            self.mirror = Rows.of(self.mirror)
-
-    def views(self, k: int) -> Rows | None:
-        """The first ``k`` augmented views, or None (k = 0 or no views)."""
-        return self.x_views.first(k) if k and self.x_views is not None else None
-
-
-class Prefixed:
-    """A trial whose ``suggest_*`` names are prefixed (``dense.width``): heads never collide in one study."""
-
-    def __init__(self, trial: Any, prefix: str) -> None:
-        self._trial, self._prefix = trial, prefix
-
-    def __getattr__(self, attr: str) -> Any:
-        target = getattr(self._trial, attr)
-        if not attr.startswith("suggest_"):
-            return target
-        return lambda name, *args, **kwargs: target(f"{self._prefix}.{name}", *args, **kwargs)
 
 
 @dataclass
@@ -104,6 +66,7 @@ class Objective:
         hook: Any = None,
         history: dict | None = None,
         initial: list[np.ndarray] | None = None,
+        epochs: int | None = None,
     ) -> FitResult:
         """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
         the rung's), starting from ``initial`` weights when given (the last rung's)."""
@@ -121,7 +84,7 @@ class Objective:
             xv,
             yv,
             a.n_classes,
-            self.config.epochs,
+            epochs or self.config.epochs,
             self.config.seed + number,
             on_epoch=hook,
             history=history,
@@ -144,8 +107,8 @@ class Objective:
         logged: dict[str, float] | None = None,
     ) -> FitResult:
         """The trial's fit, rung by rung (one rung, all rows, without successive halving): each rung starts from the
-        last rung's best weights; with ``trial``, each rung's score is reported at its end and the trial is pruned
-        unless among the best third there (Optuna's ``TrialPruned``)."""
+        last rung's best weights, for the rung's epochs (:meth:`Rung.epochs`); with ``trial``, each rung's score is
+        reported at its end and the trial is pruned unless among the best third there (Optuna's ``TrialPruned``)."""
         import optuna
 
         steps = self.rungs(choice.backbone)
@@ -153,13 +116,14 @@ class Objective:
         initial = None
         for r, rung in enumerate(steps):
             history.clear()
-            fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial)
+            epochs = rung.epochs(steps[0], self.config.epochs)
+            fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial, epochs)
             if r == len(steps) - 1:
                 return fit
             value = fit.metrics[f"val_{self.config.metric}"]
             initial = fit.model.get_weights()
             del fit
-            gc.collect()  # the last rung's model, gradients and optimizer slots go before the next rung's come
+            memory.release()  # the last rung's model, gradients and optimizer slots go before the next rung's come
             if logged is not None:
                 logged |= {f"rung{r}_val_{self.config.metric}": value, f"rung{r}_rows": float(len(rung.train))}
             if trial is not None:
@@ -293,6 +257,7 @@ class Objective:
                         tracking.log_metrics(self.client, run_id, logged)
         finally:
             keras.backend.clear_session()  # memory stays flat however many trials run
+            memory.release()
 
     def _score(
         self, trial: Any, choice: Choice, shown: dict, run_id: str, hook: Any, history: dict, logged: dict

@@ -15,7 +15,7 @@ from runner.features.cache import CacheEntry
 from runner.features.extract import Weights, get_features
 from runner.features.rows import Rows
 from runner.plugins.specs import BackboneSpec
-from runner.searching.objective import Arrays
+from runner.searching.arrays import Arrays
 from runner.searching.opening import Opened
 
 Event = Callable[[str, dict[str, Any]], None]

@@ -2,9 +2,10 @@
 
 A trial first trains on a small stratified sample of the training rows (validated on a sample of the validation
 rows); only trials among the best third of those that reached a rung go on to three times as many rows, up to
-all of them. Samples are nested and the same for every trial (seeded), so trials on one rung are compared on the
-same rows. Steps reported to Optuna encode the rung: epoch ``e`` of rung ``r`` is step ``r * STRIDE + e`` and the
-rung's score is step ``r * STRIDE + END`` (:class:`runner.searching.pruner.RungPruner` reads them).
+all of them, from the weights they had (about as many row-epochs on every rung: fewer epochs on more rows).
+Samples are nested and the same for every trial (seeded), so trials on one rung are compared on the same rows.
+Steps reported to Optuna encode the rung: epoch ``e`` of rung ``r`` is step ``r * STRIDE + e`` and the rung's
+score is step ``r * STRIDE + END`` (:class:`runner.searching.pruner.RungPruner` reads them).
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ AUTO_ROWS = 2500  # the first rung's training rows when --halving is left to cho
 MIN_VAL = 1000  # validation rows of any rung below the last (fewer make the comparison noisy)
 
 
+MIN_EPOCHS = 3  # the fewest epochs a promoted trial gets on a rung
+
+
 @dataclass(frozen=True)
 class Rung:
     """Positions into the training and validation splits that one rung trains and validates on."""
 
     train: np.ndarray
     val: np.ndarray
+
+    def epochs(self, first: Rung, epochs: int) -> int:
+        """Epochs allowed on this rung: ``epochs`` on the first, then about as many row-epochs as the first (a
+        promoted trial goes on from its weights, for fewer epochs on more rows), at least :data:`MIN_EPOCHS`."""
+        if len(self.train) <= len(first.train):
+            return epochs
+        return min(epochs, max(MIN_EPOCHS, int(np.ceil(epochs * len(first.train) / len(self.train)))))
 
 
 def first_rows(halving: int | None, n_train: int, folds: int, repeats: int) -> int:

@@ -1,0 +1,48 @@
+"""What a trial trains on: one backbone's cached features and labels; and a trial whose parameter names are
+prefixed by its head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runner.features.rows import Rows
+
+
+@dataclass
+class Arrays:
+    """One backbone's features (rows of the cache's files, or in-memory arrays) and labels."""
+
+    x_train: Rows
+    y_train: np.ndarray
+    x_val: Rows
+    y_val: np.ndarray
+    n_classes: int
+    x_views: Rows | None = None  # augmented views of x_train, one source per view, or None
+    mirror: Rows | None = None  # mirror images of the scored rows (x_val; x_train with --folds), or None
+
+    def __post_init__(self) -> None:
+        self.x_train, self.x_val = Rows.of(self.x_train), Rows.of(self.x_val)
+        if self.x_views is not None:
+            self.x_views = Rows.views(self.x_views)
+        if self.mirror is not None:
+            self.mirror = Rows.of(self.mirror)
+
+    def views(self, k: int) -> Rows | None:
+        """The first ``k`` augmented views, or None (k = 0 or no views)."""
+        return self.x_views.first(k) if k and self.x_views is not None else None
+
+
+class Prefixed:
+    """A trial whose ``suggest_*`` names are prefixed (``dense.width``): heads never collide in one study."""
+
+    def __init__(self, trial: Any, prefix: str) -> None:
+        self._trial, self._prefix = trial, prefix
+
+    def __getattr__(self, attr: str) -> Any:
+        target = getattr(self._trial, attr)
+        if not attr.startswith("suggest_"):
+            return target
+        return lambda name, *args, **kwargs: target(f"{self._prefix}.{name}", *args, **kwargs)
