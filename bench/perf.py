@@ -7,7 +7,9 @@
 Rows: (1) extraction through runner's pipeline vs the bare forward pass, and GFLOP/s vs a large float32
 matmul; (2) one reference-configuration trial vs plain model.fit; (3) a search vs KerasTuner's
 BayesianOptimization on the same cached features; (4) a second search's feature time vs the first
-extraction; (5) peak RSS of extraction for N and for BIG images, and of loading features; (6) `runner --help`.
+extraction; (5) peak RSS of extraction for N and for BIG images, and of loading features; (6) `runner --help`;
+(7) the real size, 224-px feature maps on N vs BIG images: `bench/scale.py` (about an hour; not in the default
+``--only``).
 Generated images (class-dependent stripe patterns, 256x256 JPEG) and weights=None: speed does not
 depend on the weight values. Not part of the test suite.
 """
@@ -177,6 +179,8 @@ def bench_search(images: Path, n: int, trials: int, epochs: int, workdir: Path) 
         f"{plain:.1f} s, val_acc {h.history['val_accuracy'][-1]:.3f} (30 ep)",
         f"{plain / ours:.1f}x faster",
     )
+    from kerastuner_ref import keras_tuner_search  # bench/, beside this script
+
     kt_seconds, kt_loss = keras_tuner_search(xt, yt, xv, yv, trials, epochs, workdir)
     row(
         f"{trials}-trial search on cached features",
@@ -185,50 +189,6 @@ def bench_search(images: Path, n: int, trials: int, epochs: int, workdir: Path) 
         f"{kt_seconds / first.seconds['search']:.1f}x faster",
     )
     return {"key": first.cache["key"]}
-
-
-def keras_tuner_search(xt, yt, xv, yv, trials: int, epochs: int, workdir: Path) -> tuple[float, float]:
-    import keras
-    import keras_tuner as kt
-
-    def build(hp):
-        inp = keras.Input(xt.shape[1:])
-        pool = (
-            keras.layers.Flatten()
-            if hp.Choice("pooling", ["flatten", "avg"]) == "flatten"
-            else keras.layers.GlobalAveragePooling2D()
-        )
-        x = keras.layers.Dense(hp.Int("width", 32, 1024, sampling="log"), activation="relu")(pool(inp))
-        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.7))(x)
-        model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x))
-        lr = hp.Float("learning_rate", 1e-5, 1e-2, sampling="log")
-        opt = (
-            keras.optimizers.RMSprop(lr)
-            if hp.Choice("optimizer", ["rmsprop", "adam"]) == "rmsprop"
-            else keras.optimizers.Adam(lr)
-        )
-        model.compile(opt, "binary_crossentropy", metrics=["accuracy"])
-        return model
-
-    class Tuner(kt.BayesianOptimization):
-        def run_trial(self, trial, *args, **kwargs):
-            kwargs["batch_size"] = trial.hyperparameters.Choice("batch_size", [16, 32, 64, 128, 256])
-            return super().run_trial(trial, *args, **kwargs)
-
-    tuner = Tuner(
-        build,
-        objective="val_loss",
-        max_trials=trials,
-        seed=0,
-        directory=str(workdir / "kt"),
-        project_name="bench",
-        overwrite=True,
-    )
-    stop = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)
-    t = time.perf_counter()
-    tuner.search(xt, yt, validation_data=(xv, yv), epochs=epochs, callbacks=[stop], verbose=0)
-    seconds = time.perf_counter() - t
-    return seconds, float(tuner.oracle.get_best_trials(1)[0].score)
 
 
 RSS_CODE = """
@@ -299,7 +259,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--extract-images", type=int, default=512)
-    ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--only", default="1,2,3,4,5,6", help="rows to run; 7: bench/scale.py (224 px)")
     ap.add_argument("--budget", type=float, default=128, help="a small --memory-budget (MiB) for row 5")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
@@ -315,6 +275,11 @@ def main() -> None:
             bench_search(make_images(work / "train", args.images), args.images, args.trials, args.epochs, work)
         if "5" in only:
             bench_memory(make_images(work / "big", args.big, size=96), args.images, args.big, args.budget, work)
+    if "7" in only:  # its own table (each search in its own process)
+        scale = [sys.executable, str(Path(__file__).with_name("scale.py")), "--images", str(args.images)]
+        subprocess.run([*scale, "--big", str(args.big), "--trials", str(args.trials)], check=True)
+    if not ROWS:
+        return
     width = [max(len(r[i]) for r in ROWS) for i in range(4)]
     head = ("measure", "runner", "reference", "ratio")
     print(" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))

@@ -113,17 +113,21 @@ def test_resume_continues_to_the_total(workdir: Path) -> None:
 
 def test_resumed_seeded_search_proposes_what_an_uninterrupted_one_would(workdir: Path) -> None:
     """The sampler is seeded per trial number: stopping after 2 trials and resuming to 5 gives the same trials
-    as running 5 at once (a TPESampler(seed) re-created on resume would repeat trial 0's proposal for trial 2)."""
+    as running 5 at once (a TPESampler(seed) re-created on resume would repeat trial 0's proposal for trial 2);
+    with successive halving (3 of the 9 training rows first), the same trials are pruned at the same rungs too."""
     import optuna
 
     root = make_folders(workdir / "train", per_class=6)
-    args = {**SMALL, "epochs": 2, "seed": 3}
+    args = {**SMALL, "epochs": 2, "seed": 3, "halving": 3}
     runner.search(str(root), trials=5, study="whole", **args)
     runner.search(str(root), trials=2, study="parts", **args)
     runner.search(str(root), trials=5, study="parts", resume=True, **args)
     storage = tracking.default_storage(tracking.tracking_uri())
     whole, parts = (optuna.load_study(study_name=n, storage=storage).trials for n in ("whole", "parts"))
-    assert [t.params for t in whole] == [t.params for t in parts] and len(whole) == 5
+    assert len(whole) == 5 and all(9999 in t.intermediate_values for t in whole)  # every trial began on rung 1
+    assert [(t.params, t.state, t.value, t.intermediate_values) for t in whole] == [
+        (t.params, t.state, t.value, t.intermediate_values) for t in parts
+    ]
 
 
 def test_val_data_and_accuracy_metric(workdir: Path) -> None:

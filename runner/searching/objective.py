@@ -113,15 +113,16 @@ class Objective:
 
         steps = self.rungs(choice.backbone)
         history = {} if history is None else history
-        initial = None
+        initial, used = None, None
         for r, rung in enumerate(steps):
             history.clear()
-            epochs = rung.epochs(steps[0], self.config.epochs)
+            epochs = rung.epochs(steps[0], self.config.epochs, used)
             fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial, epochs)
             if r == len(steps) - 1:
                 return fit
             value = fit.metrics[f"val_{self.config.metric}"]
             initial = fit.model.get_weights()
+            used = used or len(fit.history.get("loss", [])) or self.config.epochs  # epochs run on the first rung
             del fit
             memory.release()  # the last rung's model, gradients and optimizer slots go before the next rung's come
             if logged is not None:

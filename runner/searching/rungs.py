@@ -2,7 +2,7 @@
 
 A trial first trains on a small stratified sample of the training rows (validated on a sample of the validation
 rows); only trials among the best third of those that reached a rung go on to three times as many rows, up to
-all of them, from the weights they had (about as many row-epochs on every rung: fewer epochs on more rows).
+all of them, from the weights they had (about as many row-epochs on every rung as on their first).
 Samples are nested and the same for every trial (seeded), so trials on one rung are compared on the same rows.
 Steps reported to Optuna encode the rung: epoch ``e`` of rung ``r`` is step ``r * STRIDE + e`` and the rung's
 score is step ``r * STRIDE + END`` (:class:`runner.searching.pruner.RungPruner` reads them).
@@ -31,12 +31,14 @@ class Rung:
     train: np.ndarray
     val: np.ndarray
 
-    def epochs(self, first: Rung, epochs: int) -> int:
-        """Epochs allowed on this rung: ``epochs`` on the first, then about as many row-epochs as the first (a
-        promoted trial goes on from its weights, for fewer epochs on more rows), at least :data:`MIN_EPOCHS`."""
+    def epochs(self, first: Rung, epochs: int, used: int | None = None) -> int:
+        """Epochs allowed on this rung: ``epochs`` on the first; on a later rung about as many row-epochs as the
+        trial used on the first (``used`` epochs; ``epochs`` when not given): a promoted trial goes on from its
+        weights for fewer epochs on more rows; at least :data:`MIN_EPOCHS`, at most ``epochs``."""
         if len(self.train) <= len(first.train):
             return epochs
-        return min(epochs, max(MIN_EPOCHS, int(np.ceil(epochs * len(first.train) / len(self.train)))))
+        spent = epochs if used is None else used
+        return min(epochs, max(MIN_EPOCHS, int(np.ceil(spent * len(first.train) / len(self.train)))))
 
 
 def first_rows(halving: int | None, n_train: int, folds: int, repeats: int) -> int:
