@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--budget", type=float, default=1024, help="--memory-budget (MiB) of every run")
     ap.add_argument("--skip-plain", action="store_true", help="leave out row 3 (the BIG search without halving)")
+    ap.add_argument("--skip-trials", action="store_true", help="leave out row 1 (single trials)")
+    ap.add_argument("--plain-from", default="", help="row 3's BIG search from an earlier run's --json (not rerun)")
     ap.add_argument("--workdir", default="", help="keep images, cache and runs here (default: a temporary folder)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
@@ -144,7 +146,7 @@ def main() -> None:
         ds = data.load_dataset(images, per_class=n // 2)
         plain = [e for e in FeatureCache(work / "cache").entries() if e.meta.get("view") is None]
         keys[which] = next(e.key for e in plain if e.meta.get("n") == len(ds))
-    for pooling, width in (("flatten", 256), ("avg", 256)):
+    for pooling, width in () if args.skip_trials else (("flatten", 256), ("avg", 256)):
         params = {"pooling": pooling, "width": width, "dropout": 0.3, "learning_rate": 1e-4}
         params |= {"optimizer": "rmsprop", "batch_size": 64}
         got = {
@@ -165,7 +167,9 @@ def main() -> None:
         )
     runs = {}
     for label, n, extra in (("small", args.images, {}), ("big", args.big, {}), ("plain", args.big, {"halving": 0})):
-        if label == "plain" and args.skip_plain:
+        if label == "plain" and (args.skip_plain or args.plain_from):
+            if args.plain_from:
+                runs[label] = json.loads(Path(args.plain_from).read_text())["runs"]["plain"]
             continue
         spec = common | {"per_class": n // 2, "trials": args.trials, "study": f"scale-{label}-{tag}"} | extra
         runs[label] = child("search", spec, env)

@@ -69,6 +69,18 @@ def test_pruner_promotes_the_best_third_of_a_rung_and_applies_the_median_within_
             d.report(0.5, STRIDE + epoch)
         st.tell(d, 0.5)
     assert t.should_prune() is True
+    # on a lower rung, the trials that finished it count, pruned at its end or not (not only complete ones)
+    early = st.ask()
+    for epoch in range(3):
+        early.report(0.9, epoch)
+    assert early.should_prune() is False  # nobody reported epoch 2 of the first rung
+    rung0 = [st.ask() for _ in range(2)]
+    for d in rung0:
+        for epoch in range(3):
+            d.report(0.5, epoch)
+        d.report(0.5, END)
+        st.tell(d, state=optuna.trial.TrialState.PRUNED)
+    assert early.should_prune() is True  # worse than the median of the two pruned trials' first rungs
 
 
 def test_halving_search_prunes_at_rung_ends_keeps_the_total_and_repeats(workdir: Path) -> None:

@@ -28,8 +28,10 @@ def promotable(value: float, competing: list[float], maximize: bool, reduction: 
 class RungPruner(optuna.pruners.BasePruner):
     """At a rung's score (step ``r * STRIDE + END``): prune unless :func:`promotable` among every trial's score on
     that rung. At epoch ``e`` of rung ``r``: Optuna's median rule, with the trial's best epoch so far on this rung
-    against the median at the same step of the completed trials (after ``startup`` completed trials and ``warmup``
-    epochs). Without rungs (one rung) this is Optuna's ``MedianPruner(startup, warmup)``."""
+    against the median at the same step of the trials that finished this rung (scored at its end, or complete),
+    after ``startup`` of them and ``warmup`` epochs: on the first rung every trial is compared with the others'
+    first rungs, not only with the few that went on to all rows. Without rungs (one rung) this is Optuna's
+    ``MedianPruner(startup, warmup)``."""
 
     def __init__(self, startup: int = 5, warmup: int = 3, reduction: int = REDUCTION) -> None:
         self.startup, self.warmup, self.reduction = startup, warmup, reduction
@@ -50,7 +52,13 @@ class RungPruner(optuna.pruners.BasePruner):
             return not promotable(value, competing, maximize, self.reduction)
         if epoch < self.warmup:
             return False
-        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        # those that finished this rung: scored at its end (a lower rung), or complete (the last, or the only one)
+        end = rung * STRIDE + END
+        done = [
+            t
+            for t in trials
+            if t.number != trial.number and (t.state == TrialState.COMPLETE or end in t.intermediate_values)
+        ]
         if len(done) < self.startup:
             return False
         at_step = [t.intermediate_values[step] for t in done if step in t.intermediate_values]
