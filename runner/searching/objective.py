@@ -247,11 +247,15 @@ class Objective:
                     trial.set_user_attr("over_budget_mib", round(err.needed / 2**20))
                     self.on_event("warning", {"message": f"trial {trial.number}: {err}"})
                     self._event(trial, shown, {}, "pruned", epochs=0, reason="too large for --memory-budget")
+                    err.__traceback__ = None  # its frames hold the built head: let them go now (see below)
                     raise optuna.TrialPruned(str(err)) from None
                 except optuna.TrialPruned as err:
                     epochs = len(history.get("loss", []))
                     self._event(trial, shown, {}, "pruned", epochs=epochs, reason=str(err) or "pruned")
-                    raise
+                    # a pruned trial is control flow, not an error: without its traceback, the frames below (the
+                    # fit's features buffer, head, optimizer state, the last rung's weights) are freed now, not
+                    # whenever Optuna's handling of the exception is collected (during a later trial, on top of it)
+                    raise err.with_traceback(None)  # noqa: B904
                 finally:
                     tracking.log_history(self.client, run_id, history)
                     if logged:
