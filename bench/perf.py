@@ -280,12 +280,9 @@ def main() -> None:
         subprocess.run([*scale, "--big", str(args.big), "--trials", str(args.trials)], check=True)
     if not ROWS:
         return
-    width = [max(len(r[i]) for r in ROWS) for i in range(4)]
-    head = ("measure", "runner", "reference", "ratio")
-    print(" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))
-    print("-|-".join("-" * w for w in width))
-    for r in ROWS:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
+    from table import print_table  # bench/, beside this script
+
+    print_table(ROWS, ("measure", "runner", "reference", "ratio"))
     if args.json:
         Path(args.json).write_text(json.dumps(ROWS, indent=1))
 

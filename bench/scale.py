@@ -201,12 +201,9 @@ def main() -> None:
             cell(p),
             f"{p['seconds']['search'] / b['seconds']['search']:.2f}x faster, best {b['best'] - p['best']:+.4f}",
         )
-    width = [max(len(r[i]) for r in ROWS) for i in range(4)]
-    head = ("measure", "big", "small / reference", "ratio")
-    print(" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))
-    print("-|-".join("-" * w for w in width))
-    for r in ROWS:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
+    from table import print_table  # bench/, beside this script
+
+    print_table(ROWS, ("measure", "big", "small / reference", "ratio"))
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": ROWS, "runs": runs}, indent=1))
 

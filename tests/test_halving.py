@@ -149,7 +149,7 @@ def test_rungs_warm_start_and_a_member_is_trained_again_exactly() -> None:
     objective = Objective(cfg, {"linear": get_head("linear")}, arrays, None, "", "", lambda kind, p: None)
     assert [len(r.train) for r in objective.rungs("b")] == [20, 80]
     choice = Choice("b", "linear", {"pooling": "avg", "l2": 1e-4, "learning_rate": 1e-2, "batch_size": 32})
-    once, again = objective.fit(choice, 1), objective.fit(choice, 1)
+    once, again = objective.climb(choice, 1), objective.climb(choice, 1)
     for a, b in zip(once.model.get_weights(), again.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # every rung again, same seeds: the same member
     cold = objective.fit_rung(choice, 1)  # all rows from the start: not what the search trained

@@ -102,7 +102,7 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
         model = head.build(tuple(a.x_train.shape[1:]), a.n_classes, dict(choice.params))
         model.set_weights(objective.kept.get(trial.number))
         return model, False
-    return objective.fit(choice, trial.number).model, False
+    return objective.climb(choice, trial.number).model, False
 
 
 def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
@@ -110,7 +110,7 @@ def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
     else trained again with its seed), and its metrics on the validation rows (empty when the weights were kept)."""
     if trial.number in objective.kept:
         return train_member(objective, trial, refit=False)[0], {}
-    fit = objective.fit(Choice.of(trial), trial.number)
+    fit = objective.climb(Choice.of(trial), trial.number)
     return fit.model, fit.metrics
 
 

@@ -93,10 +93,6 @@ class Objective:
             initial=initial,
         )
 
-    def fit(self, choice: Choice, number: int) -> FitResult:
-        """Trial ``number``'s head trained again exactly as the search trained it (every rung, same seeds)."""
-        return self.climb(choice, number)
-
     def climb(
         self,
         choice: Choice,
@@ -106,9 +102,10 @@ class Objective:
         history: dict | None = None,
         logged: dict[str, float] | None = None,
     ) -> FitResult:
-        """The trial's fit, rung by rung (one rung, all rows, without successive halving): each rung starts from the
-        last rung's best weights, for the rung's epochs (:meth:`Rung.epochs`); with ``trial``, each rung's score is
-        reported at its end and the trial is pruned unless among the best third there (Optuna's ``TrialPruned``)."""
+        """The trial's fit, rung by rung (one rung, all rows, without successive halving). Each rung starts from
+        the last rung's best weights, for the rung's epochs (:meth:`Rung.epochs`). With ``trial``, each rung's score
+        is reported at its end and the trial is pruned unless among the best third there (Optuna's
+        ``TrialPruned``); without, trial ``number``'s head is trained again exactly as the search trained it."""
         import optuna
 
         steps = self.rungs(choice.backbone)
