@@ -132,7 +132,7 @@ def test_bad_halving_arguments(kwargs: dict, match: str) -> None:
         SearchConfig(**kwargs)
 
 
-def test_rungs_warm_start_and_a_member_is_trained_again_exactly() -> None:
+def test_lower_rungs_warm_start_the_last_trains_from_scratch_and_a_member_is_trained_again_exactly() -> None:
     import optuna
 
     from runner.plugins.registry import get_head
@@ -142,29 +142,44 @@ def test_rungs_warm_start_and_a_member_is_trained_again_exactly() -> None:
     from runner.searching.objective import Objective
 
     rng = np.random.default_rng(0)
-    y = np.arange(100) % 2
-    x = (rng.normal(size=(100, 2, 2, 4)) + y[:, None, None, None]).astype(np.float32)
-    cfg = SearchConfig(halving=20, epochs=3, seed=0)
-    arrays = {"b": Arrays(x[:80], y[:80], x[80:], y[80:], 2)}
+    y = np.arange(120) % 2
+    x = (rng.normal(size=(120, 2, 2, 4)) + y[:, None, None, None]).astype(np.float32)
+    cfg = SearchConfig(halving=10, epochs=4, seed=0)
+    arrays = {"b": Arrays(x[:100], y[:100], x[100:], y[100:], 2)}
     objective = Objective(cfg, {"linear": get_head("linear")}, arrays, None, "", "", lambda kind, p: None)
-    assert [len(r.train) for r in objective.rungs("b")] == [20, 80]
+    assert [len(r.train) for r in objective.rungs("b")] == [10, 30, 100]
     choice = Choice("b", "linear", {"pooling": "avg", "l2": 1e-4, "learning_rate": 1e-2, "batch_size": 32})
-    once, again = objective.climb(choice, 1), objective.climb(choice, 1)
-    for a, b in zip(once.model.get_weights(), again.model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)  # every rung again, same seeds: the same member
-    cold = objective.fit_rung(choice, 1)  # all rows from the start: not what the search trained
-    assert not np.array_equal(cold.model.get_weights()[0], once.model.get_weights()[0])
+    calls: list[tuple[int, bool, int | None]] = []
+    fit_rung = objective.fit_rung
+
+    def spy(choice, number, rung=None, hook=None, history=None, initial=None, epochs=None):  # type: ignore[no-untyped-def]
+        calls.append((len(rung.train), initial is not None, epochs))
+        return fit_rung(choice, number, rung, hook, history, initial, epochs)
+
+    objective.fit_rung = spy  # type: ignore[method-assign]
 
     class Trial:  # what climb() asks of an Optuna trial
-        number, reports = 1, []
+        number, reports, prune = 1, [], False
 
         def report(self, value: float, step: int) -> None:
             self.reports.append(step)
 
         def should_prune(self) -> bool:
-            return True
+            return self.prune
 
     trial, logged = Trial(), {}
-    with pytest.raises(optuna.TrialPruned, match="pruned after rung 1 of 2 \\(20 rows\\)"):
-        objective.climb(choice, 1, trial, logged=logged)
-    assert trial.reports == [END] and logged["rung0_rows"] == 20 and "rung0_val_log_loss" in logged
+    searched = objective.climb(choice, 1, trial, logged=logged)
+    # rung 1 goes on from rung 0's weights for fewer epochs; the last rung starts afresh with --epochs
+    assert [c[:2] for c in calls] == [(10, False), (30, True), (100, False)] and calls[2][2] is None
+    assert trial.reports == [END, STRIDE + END] and logged["rung1_rows"] == 30 and "rung0_val_log_loss" in logged
+    calls.clear()
+    again = objective.climb(choice, 1)  # a member trained again: the last rung alone, same seed, same weights
+    assert [c[0] for c in calls] == [100]
+    cold = fit_rung(choice, 1)  # all rows from the start: what a search without halving trains for this trial
+    for a, b, c in zip(searched.model.get_weights(), again.model.get_weights(), cold.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    trial.prune, trial.reports = True, []
+    with pytest.raises(optuna.TrialPruned, match="pruned after rung 1 of 3 \\(10 rows\\)"):
+        objective.climb(choice, 1, trial)
+    assert trial.reports == [END]

@@ -74,10 +74,9 @@ def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
 
 def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bool]:
     """The trial's head model: trained again on training + validation rows for its refit epochs (``refit``; only
-    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only,
-    and not after successive halving, whose warm-started rungs give no epoch count to train for from scratch),
-    else its own weights (kept on disk by this process, or trained again, every rung, with its seed:
-    deterministic). Returns (model, refitted)."""
+    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only),
+    else its own weights (kept on disk by this process, or trained again with its seed: deterministic; after
+    successive halving only its last rung, which trained from scratch). Returns (model, refitted)."""
     cfg = objective.config
     choice = Choice.of(trial)
     head, a = objective.heads[choice.head], objective.arrays[choice.backbone]

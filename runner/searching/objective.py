@@ -102,21 +102,26 @@ class Objective:
         history: dict | None = None,
         logged: dict[str, float] | None = None,
     ) -> FitResult:
-        """The trial's fit, rung by rung (one rung, all rows, without successive halving). Each rung starts from
-        the last rung's best weights, for the rung's epochs (:meth:`Rung.epochs`). With ``trial``, each rung's score
-        is reported at its end and the trial is pruned unless among the best third there (Optuna's
-        ``TrialPruned``); without, trial ``number``'s head is trained again exactly as the search trained it."""
+        """The trial's fit, rung by rung (one rung, all rows, without successive halving). A rung below the last
+        starts from the last rung's best weights, for the rung's epochs (:meth:`Rung.epochs`): cheap, it only has
+        to rank the trial. The last rung (all rows) trains from scratch for ``--epochs`` with early stopping, as a
+        trial without successive halving: a warm-started last rung under-trained its finalists (measured: 0.1111 vs
+        0.0957 log loss for one configuration on 25,000 images). With ``trial``, each lower rung's score is reported
+        at its end and the trial is pruned unless among the best third there (Optuna's ``TrialPruned``); without,
+        trial ``number``'s head is trained again exactly as the search trained it (the last rung alone)."""
         import optuna
 
         steps = self.rungs(choice.backbone)
+        last = len(steps) - 1
         history = {} if history is None else history
         initial, used = None, None
-        for r, rung in enumerate(steps):
+        for r in range(0 if trial is not None else last, len(steps)):
+            rung = steps[r]
             history.clear()
+            if r == last:
+                return self.fit_rung(choice, number, rung, None if hook is None else hook(r), history)
             epochs = rung.epochs(steps[0], self.config.epochs, used)
             fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial, epochs)
-            if r == len(steps) - 1:
-                return fit
             value = fit.metrics[f"val_{self.config.metric}"]
             initial = fit.model.get_weights()
             used = used or len(fit.history.get("loss", [])) or self.config.epochs  # epochs run on the first rung
@@ -124,11 +129,10 @@ class Objective:
             memory.release()  # the last rung's model, gradients and optimizer slots go before the next rung's come
             if logged is not None:
                 logged |= {f"rung{r}_val_{self.config.metric}": value, f"rung{r}_rows": float(len(rung.train))}
-            if trial is not None:
-                interrupts.check()
-                trial.report(value, r * STRIDE + END)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
+            interrupts.check()
+            trial.report(value, r * STRIDE + END)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
         raise AssertionError("no rung")  # pragma: no cover (rungs() is never empty)
 
     def splits(self, backbone: str, views: int = 0) -> list[tuple[Any, ...]]:
@@ -274,8 +278,7 @@ class Objective:
             logged |= {**fit.metrics, "best_epoch": fit.best_epoch}
             preds = Predictions.empty(len(a.y_val), a.n_classes, a.mirror is not None)
             preds.put(np.arange(len(a.y_val)), fit, a.mirror)
-        if len(self.rungs(choice.backbone)) == 1:  # a fit warm-started on rungs has no from-scratch epoch count
-            trial.set_user_attr("refit_epochs", preds.refit_epochs())
+        trial.set_user_attr("refit_epochs", preds.refit_epochs())  # the last rung trained from scratch
         tracking.log_arrays(self.client, run_id, PREDICTIONS, preds.arrays())
         value = metrics[f"val_{self.config.metric}"]
         trial.set_user_attr("history", history)
