@@ -38,6 +38,9 @@ class DenseHead(Head):
     def batch_size(self, params: dict[str, Any]) -> int:
         return int(params["batch_size"])
 
+    def pools(self, params: dict[str, Any]) -> bool:
+        return params["pooling"] == "avg"
+
 
 @register_head("dense")
 def dense() -> Head:

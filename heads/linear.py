@@ -33,6 +33,9 @@ class LinearHead(Head):
     def batch_size(self, params: dict[str, Any]) -> int:
         return int(params["batch_size"])
 
+    def pools(self, params: dict[str, Any]) -> bool:
+        return params["pooling"] == "avg"
+
 
 @register_head("linear")
 def linear() -> Head:

@@ -40,6 +40,9 @@ class MLPHead(Head):
     def batch_size(self, params: dict[str, Any]) -> int:
         return int(params["batch_size"])
 
+    def pools(self, params: dict[str, Any]) -> bool:
+        return params["pooling"] == "avg"
+
 
 @register_head("mlp")
 def mlp() -> Head:

@@ -69,6 +69,17 @@ class Rows:
         """Only the first ``k`` sources (the first ``k`` augmented views)."""
         return Rows(self.sources[:k], self.rows)
 
+    def averaged(self, memo: dict[int, tuple[np.ndarray, np.ndarray]]) -> Rows:
+        """The same rows of each source's map averaged over its positions: a ``(n, h, w, c)`` source becomes a
+        float32 ``(n, 1, 1, c)`` array, computed once per source (``memo``, shared by every Rows over it) in blocks
+        of at most 32 MiB, so memory holds the averages, never the maps."""
+        out = []
+        for src in self.sources:
+            if id(src) not in memo:
+                memo[id(src)] = (src, _average(src))
+            out.append(memo[id(src)][1])
+        return Rows(tuple(out), self.rows)
+
     def read(
         self, idx: np.ndarray | None = None, source: np.ndarray | int = 0, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -90,6 +101,19 @@ def _floats(array: np.ndarray) -> np.ndarray:
     """float16 stays float16 (the cache's dtype); any other array becomes float32."""
     array = np.asarray(array)
     return array if array.dtype in (np.float16, np.float32) else array.astype(np.float32)
+
+
+def _average(source: np.ndarray, block_bytes: int = 32 * 2**20) -> np.ndarray:
+    """``source.mean(axis=(1, 2))`` in float32, as a ``(n, 1, 1, c)`` array, read a block of rows at a time."""
+    n, c = len(source), source.shape[-1]
+    out = np.empty((n, 1, 1, c), np.float32)
+    step = max(1, block_bytes // max(1, source[:1].nbytes))
+    buf = aligned_empty((min(step, max(n, 1)), *source.shape[1:]), source.dtype)
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        _take(source, np.arange(lo, hi), buf, np.arange(hi - lo))
+        out[lo:hi, 0, 0] = buf[: hi - lo].mean(axis=(1, 2), dtype=np.float32)
+    return out
 
 
 def _take(source: np.ndarray, rows: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:

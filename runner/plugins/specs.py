@@ -120,3 +120,9 @@ class Head:
 
     def batch_size(self, params: dict[str, Any]) -> int:
         raise NotImplementedError
+
+    def pools(self, params: dict[str, Any]) -> bool:
+        """Whether the head with ``params`` uses the feature map only through its average over the positions
+        (``GlobalAveragePooling2D`` first): the search then trains it on features averaged once, built on a
+        ``(1, 1, c)`` map (the same weights; at 224 px, 49x fewer inputs to read per epoch). Default: False."""
+        return False

@@ -40,7 +40,8 @@ def check_backbone(spec: BackboneSpec, size: int | None = None, check_params: bo
 
 
 def check_head(head: Head, feature_shape: tuple[int, ...] = (3, 3, 8), samples: int = 5) -> None:
-    """Builds for 2 and for K classes from several sampled parameter sets; outputs are probabilities."""
+    """Builds for 2 and for K classes from several sampled parameter sets; outputs are probabilities; a head that
+    says it only averages the map (:meth:`Head.pools`) gives the same outputs built on the averages."""
     import optuna
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -57,6 +58,12 @@ def check_head(head: Head, feature_shape: tuple[int, ...] = (3, 3, 8), samples: 
             assert np.all((out >= 0) & (out <= 1)), f"{head.name}: outputs are not probabilities"
             if n_classes > 2:
                 np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-4)
+            if head.pools(params):  # trained on averaged features, used on whole maps: the same function
+                small = head.build((1, 1, feature_shape[-1]), n_classes, params)
+                small.set_weights(model.get_weights())
+                mean = x.mean(axis=(1, 2), keepdims=True)
+                got = np.asarray(small(mean, training=False))
+                np.testing.assert_allclose(got, out, rtol=1e-4, atol=1e-6, err_msg=f"{head.name}: pools() is wrong")
         assert int(head.batch_size(params)) > 0, f"{head.name}: bad batch size"
         assert head.optimizer(params) is not None, f"{head.name}: no optimizer"
         study.tell(trial, 0.0)

@@ -3,7 +3,7 @@ prefixed by its head."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ class Arrays:
     n_classes: int
     x_views: Rows | None = None  # augmented views of x_train, one source per view, or None
     mirror: Rows | None = None  # mirror images of the scored rows (x_val; x_train with --folds), or None
+    _averaged: Arrays | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.x_train, self.x_val = Rows.of(self.x_train), Rows.of(self.x_val)
@@ -29,6 +30,17 @@ class Arrays:
             self.x_views = Rows.views(self.x_views)
         if self.mirror is not None:
             self.mirror = Rows.of(self.mirror)
+
+    def averaged(self) -> Arrays:
+        """These features averaged over the map's positions (:meth:`Rows.averaged`), computed once: what a head
+        that only averages the map trains on."""
+        if self._averaged is None:
+            memo: dict = {}
+            views = None if self.x_views is None else self.x_views.averaged(memo)
+            mirror = None if self.mirror is None else self.mirror.averaged(memo)
+            x_train, x_val = self.x_train.averaged(memo), self.x_val.averaged(memo)
+            self._averaged = Arrays(x_train, self.y_train, x_val, self.y_val, self.n_classes, views, mirror)
+        return self._averaged
 
     def views(self, k: int) -> Rows | None:
         """The first ``k`` augmented views, or None (k = 0 or no views)."""

@@ -18,6 +18,7 @@ from runner.features.rows import Rows, aligned_empty
 
 CAST_BYTES = 32 * 2**20  # float32 features one forward pass (validation, prediction) casts at once
 MIB = 2**20
+MIN_CHUNK = 64 * MIB  # the smallest chunk of rows a fit streams through when earlier fits' memory fills the budget
 
 
 class OverBudget(RunnerError):
@@ -88,17 +89,28 @@ class Feed:
     streamed through one buffer of ``chunk`` rows."""
 
     def __init__(
-        self, train: Rows, views: Rows | None, val: Rows | None, budget: float, batch_size: int, state: int
+        self,
+        train: Rows,
+        views: Rows | None,
+        val: Rows | None,
+        budget: float,
+        batch_size: int,
+        state: int,
+        held: int = 0,
     ) -> None:
         self.train, self.views, self.val = train, views, val
         copies = len(views.sources) if views is not None else 1
         n_val = 0 if val is None else len(val)
         rb, most = train.row_bytes, max(len(train), n_val)
         self.forward_rows = cast_rows(int(np.prod(train.shape[1:], dtype=np.int64)))
-        room = budget - overhead(state, train, batch_size, most)  # what the feature rows may take
+        own = overhead(state, train, batch_size, most)
+        room = budget - own  # what the feature rows may take
         batch_rows = min(batch_size, max(len(train), 1)) * rb
         if room < batch_rows:
             raise OverBudget(budget - room + batch_rows, budget)
+        if held > own:  # memory kept from earlier fits (this one's state reuses it): rows get what is left, and
+            # never less than MIN_CHUNK (a pool larger than the budget is no reason not to train)
+            room = max(budget - held, min(room, MIN_CHUNK))
         # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
         self.resident = (copies * len(train) + n_val) * rb <= room
         self.chunk = max(1, int(room // rb) // batch_size) * batch_size

@@ -79,7 +79,7 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
     successive halving only its last rung, which trained from scratch). Returns (model, refitted)."""
     cfg = objective.config
     choice = Choice.of(trial)
-    head, a = objective.heads[choice.head], objective.arrays[choice.backbone]
+    head, a = objective.heads[choice.head], objective.features(choice)
     if refit and not choice.views and "refit_epochs" in trial.user_attrs and steady(trial):
         x = a.x_train.concat(a.x_val)
         y = np.concatenate([a.y_train, a.y_val])
@@ -95,13 +95,15 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
             epochs,
             cfg.seed + trial.number,
             budget_mb=cfg.memory_budget,
+            baseline=objective.start(),
         )
-        return fit.model, True
+        return objective.full(choice, fit.model), True
     if trial.number in objective.kept:
-        model = head.build(tuple(a.x_train.shape[1:]), a.n_classes, dict(choice.params))
+        shape = objective.arrays[choice.backbone].x_train.shape[1:]
+        model = head.build(tuple(shape), a.n_classes, dict(choice.params))
         model.set_weights(objective.kept.get(trial.number))
         return model, False
-    return objective.climb(choice, trial.number).model, False
+    return objective.full(choice, objective.climb(choice, trial.number).model), False
 
 
 def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
@@ -109,8 +111,9 @@ def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
     else trained again with its seed), and its metrics on the validation rows (empty when the weights were kept)."""
     if trial.number in objective.kept:
         return train_member(objective, trial, refit=False)[0], {}
-    fit = objective.climb(Choice.of(trial), trial.number)
-    return fit.model, fit.metrics
+    choice = Choice.of(trial)
+    fit = objective.climb(choice, trial.number)
+    return objective.full(choice, fit.model), fit.metrics
 
 
 def members(objective: Objective, prep: Any, blend: Blend, trials: list[Any], refit: bool) -> tuple[list[Member], int]:

@@ -37,6 +37,7 @@ class Objective:
     sources: dict[str, str] = field(default_factory=dict)
     kept: KeptWeights = field(default_factory=KeptWeights)  # the best trials' heads trained here, on disk
     best_value: float | None = None  # the study's best so far (earlier runs of a resumed study included)
+    baseline: int = 0  # resident bytes before the first fit of this process (see start())
     _rungs: dict[str, list[Rung]] = field(default_factory=dict, repr=False)
 
     @property
@@ -49,6 +50,32 @@ class Objective:
 
     def __post_init__(self) -> None:
         self.kept = KeptWeights(self.config.ensemble, self.config.maximize)
+
+    def start(self) -> int:
+        """Resident bytes before this process's first fit, TensorFlow imported: every fit counts what the process
+        holds above it (TensorFlow's allocator keeps the pool of the largest head so far) within --memory-budget."""
+        if not self.baseline:
+            import tensorflow  # noqa: F401  (the library itself is not what a fit holds)
+
+            memory.release()
+            self.baseline = memory.resident()
+        return self.baseline
+
+    def features(self, choice: Choice) -> Arrays:
+        """What the trial trains on: its backbone's features, averaged over the map once when its head only
+        averages them (:meth:`Head.pools`)."""
+        a = self.arrays[choice.backbone]
+        pools = len(a.x_train.shape) == 4 and self.heads[choice.head].pools(choice.params)
+        return a.averaged() if pools else a
+
+    def full(self, choice: Choice, model: Any) -> Any:
+        """The trial's head taking its backbone's whole feature map (the same weights when it trained on averages)."""
+        if self.features(choice) is self.arrays[choice.backbone]:
+            return model
+        head, shape = self.heads[choice.head], self.arrays[choice.backbone].x_train.shape[1:]
+        out = head.build(tuple(shape), self.arrays[choice.backbone].n_classes, dict(choice.params))
+        out.set_weights(model.get_weights())
+        return out
 
     def rungs(self, backbone: str) -> list[Rung]:
         """The search's rungs of training rows for this backbone (one rung, all rows, without --halving)."""
@@ -70,7 +97,7 @@ class Objective:
     ) -> FitResult:
         """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
         the rung's), starting from ``initial`` weights when given (the last rung's)."""
-        a = self.arrays[choice.backbone]
+        a = self.features(choice)
         views = a.views(choice.views or 0)
         xt, yt, xv, yv = a.x_train, a.y_train, a.x_val, a.y_val
         if rung is not None and len(rung.train) < len(yt):
@@ -91,6 +118,7 @@ class Objective:
             x_views=views,
             budget_mb=self.config.memory_budget,
             initial=initial,
+            baseline=self.start(),
         )
 
     def climb(
@@ -135,10 +163,9 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
         raise AssertionError("no rung")  # pragma: no cover (rungs() is never empty)
 
-    def splits(self, backbone: str, views: int = 0) -> list[tuple[Any, ...]]:
+    def splits(self, a: Arrays, views: int = 0) -> list[tuple[Any, ...]]:
         """(x_train, y_train, x_val, y_val, x_views or None, validation rows of x_train or None) per fold; one
         split without --folds."""
-        a = self.arrays[backbone]
         xv = a.views(views)
         folds = self.config.folds
         if folds <= 1:
@@ -164,12 +191,12 @@ class Objective:
         import optuna
 
         cfg = self.config
-        head, a = self.heads[choice.head], self.arrays[choice.backbone]
+        head, a = self.heads[choice.head], self.features(choice)
         runs: list[dict[str, float]] = []
         scored = len(a.y_train) if cfg.folds > 1 else len(a.y_val)
         oof = Predictions.empty(scored, a.n_classes, a.mirror is not None)
         for r in range(cfg.repeats):
-            for k, (xt, yt, xv, yv, views, va) in enumerate(self.splits(choice.backbone, choice.views or 0)):
+            for k, (xt, yt, xv, yv, views, va) in enumerate(self.splits(a, choice.views or 0)):
                 seed = cfg.seed + trial.number + 7919 * (r * max(cfg.folds, 1) + k)
                 fit = fit_head(
                     head,
@@ -184,6 +211,7 @@ class Objective:
                     history=history if not runs else None,
                     x_views=views,
                     budget_mb=cfg.memory_budget,
+                    baseline=self.start(),
                 )
                 runs.append(fit.metrics)
                 if r == 0:
@@ -268,7 +296,7 @@ class Objective:
     def _score(
         self, trial: Any, choice: Choice, shown: dict, run_id: str, hook: Any, history: dict, logged: dict
     ) -> float:
-        a = self.arrays[choice.backbone]
+        a = self.features(choice)
         if self.cross:
             metrics, preds = self.cross_fit(choice, trial, history)
             logged |= metrics
