@@ -4,8 +4,8 @@ A trial allocates and frees hundreds of MiB (its head's weights and optimizer st
 glibc's malloc keeps freed blocks below its mmap threshold (up to 32 MiB) in per-thread arenas, so a process's
 resident memory would creep up trial after trial. ``malloc_trim(0)`` returns every arena's free pages.
 
-TensorFlow's own CPU allocator (oneDNN's, a best-fit pool) never gives memory back: a large head leaves its pool
-behind for every later trial to reuse. :func:`resident` lets a search count what it holds above its start.
+TensorFlow's own CPU allocator (oneDNN's, a best-fit pool) never gives memory back: :func:`reserve` has it take
+the budget once, so that trials reuse the same memory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import ctypes
 import ctypes.util
 import functools
 import gc
-import os
 
 
 @functools.cache
@@ -36,10 +35,13 @@ def release() -> None:
         libc.malloc_trim(0)
 
 
-def resident() -> int:
-    """This process's resident memory in bytes (Linux ``/proc/self/statm``); 0 where it cannot be read."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+def reserve(nbytes: int) -> None:
+    """Have TensorFlow's CPU allocator take ``nbytes`` as one region, untouched (nothing becomes resident until
+    used), and free it at once. TensorFlow's allocator (oneDNN's best-fit pool) never gives memory back: without
+    this, each larger head or buffer than before grew the pool by a new region, and a search's resident memory
+    ended at the sum of its largest trials. Within one region, what a trial frees coalesces, and the next trial
+    reuses the same pages: the pool's resident memory stays within ``nbytes`` plus what outgrows it."""
+    import tensorflow as tf
+
+    if nbytes > 0:
+        tf.raw_ops.Empty(shape=[int(nbytes)], dtype=tf.uint8, init=False)

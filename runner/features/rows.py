@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -69,14 +70,16 @@ class Rows:
         """Only the first ``k`` sources (the first ``k`` augmented views)."""
         return Rows(self.sources[:k], self.rows)
 
-    def averaged(self, memo: dict[int, tuple[np.ndarray, np.ndarray]]) -> Rows:
+    def averaged(self, memo: dict[int, tuple[np.ndarray, np.ndarray]], folder: Path | None = None) -> Rows:
         """The same rows of each source's map averaged over its positions: a ``(n, h, w, c)`` source becomes a
         float32 ``(n, 1, 1, c)`` array, computed once per source (``memo``, shared by every Rows over it) in blocks
-        of at most 32 MiB, so memory holds the averages, never the maps."""
+        of at most 32 MiB; written to a file in ``folder`` when given (read like the cache's files: memory then
+        holds neither the maps nor the averages), else held in memory."""
         out = []
         for src in self.sources:
             if id(src) not in memo:
-                memo[id(src)] = (src, _average(src))
+                path = None if folder is None else folder / f"{len(memo)}.npy"
+                memo[id(src)] = (src, _average(src, path))
             out.append(memo[id(src)][1])
         return Rows(tuple(out), self.rows)
 
@@ -103,17 +106,24 @@ def _floats(array: np.ndarray) -> np.ndarray:
     return array if array.dtype in (np.float16, np.float32) else array.astype(np.float32)
 
 
-def _average(source: np.ndarray, block_bytes: int = 32 * 2**20) -> np.ndarray:
-    """``source.mean(axis=(1, 2))`` in float32, as a ``(n, 1, 1, c)`` array, read a block of rows at a time."""
+def _average(source: np.ndarray, path: Path | None = None, block_bytes: int = 32 * 2**20) -> np.ndarray:
+    """``source.mean(axis=(1, 2))`` in float32, as a ``(n, 1, 1, c)`` array, read a block of rows at a time; with
+    ``path``, written there block by block (each block's pages released) and returned memory-mapped."""
     n, c = len(source), source.shape[-1]
-    out = np.empty((n, 1, 1, c), np.float32)
+    shape = (n, 1, 1, c)
+    out = np.empty(shape, np.float32) if path is None else np.lib.format.open_memmap(path, "w+", np.float32, shape)
     step = max(1, block_bytes // max(1, source[:1].nbytes))
     buf = aligned_empty((min(step, max(n, 1)), *source.shape[1:]), source.dtype)
     for lo in range(0, n, step):
         hi = min(lo + step, n)
         _take(source, np.arange(lo, hi), buf, np.arange(hi - lo))
         out[lo:hi, 0, 0] = buf[: hi - lo].mean(axis=(1, 2), dtype=np.float32)
-    return out
+        if path is not None:
+            release(out)
+    if path is None:
+        return out
+    del out
+    return np.load(path, mmap_mode="r")
 
 
 def _take(source: np.ndarray, rows: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:

@@ -4,6 +4,7 @@ prefixed by its head."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,13 +33,19 @@ class Arrays:
             self.mirror = Rows.of(self.mirror)
 
     def averaged(self) -> Arrays:
-        """These features averaged over the map's positions (:meth:`Rows.averaged`), computed once: what a head
-        that only averages the map trains on."""
+        """These features averaged over the map's positions (:meth:`Rows.averaged`), computed once into a temporary
+        folder (removed with these arrays): what a head that only averages the map trains on."""
         if self._averaged is None:
+            import shutil
+            import tempfile
+            import weakref
+
             memo: dict = {}
-            views = None if self.x_views is None else self.x_views.averaged(memo)
-            mirror = None if self.mirror is None else self.mirror.averaged(memo)
-            x_train, x_val = self.x_train.averaged(memo), self.x_val.averaged(memo)
+            folder = Path(tempfile.mkdtemp(prefix="runner-averaged-"))
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            views = None if self.x_views is None else self.x_views.averaged(memo, folder)
+            mirror = None if self.mirror is None else self.mirror.averaged(memo, folder)
+            x_train, x_val = self.x_train.averaged(memo, folder), self.x_val.averaged(memo, folder)
             self._averaged = Arrays(x_train, self.y_train, x_val, self.y_val, self.n_classes, views, mirror)
         return self._averaged
 

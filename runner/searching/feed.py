@@ -4,7 +4,8 @@ The budget covers what a fit holds that grows with the data or the head: the fea
 head's training state (weights, gradients, the best epoch's copy and the optimizer's slots). Rows all fit: they
 are read once and held. Else they stream through one reused buffer, a chunk of the epoch's order at a time (a
 chunk is a whole number of batches, so both paths train the same model). A forward pass casts at most
-:data:`CAST_BYTES` of features to float32 at once.
+:data:`CAST_BYTES` of features to float32 at once. Rows are read into tensors from TensorFlow's allocator, the
+memory the search reserved there (:func:`runner.memory.reserve`), where the head's state lives too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import Any
 import numpy as np
 
 from runner.errors import RunnerError
-from runner.features.rows import Rows, aligned_empty
+from runner.features.rows import Rows
 
 CAST_BYTES = 32 * 2**20  # float32 features one forward pass (validation, prediction) casts at once
 MIB = 2**20
-MIN_CHUNK = 64 * MIB  # the smallest chunk of rows a fit streams through when earlier fits' memory fills the budget
 
 
 class OverBudget(RunnerError):
@@ -35,14 +35,15 @@ class OverBudget(RunnerError):
 
 
 def slots(optimizer: Any) -> int:
-    """Variables per weight the optimizer keeps (Adam: 2 moments; RMSprop: 1, 2 with momentum; SGD: 0 or 1)."""
+    """Variables per weight the optimizer keeps (Adam: 2 moments; RMSprop: 2, as its fused update keeps a
+    momentum slot even at momentum 0 (:mod:`runner.searching.updates`), 3 centered; SGD: 0 or 1)."""
     name = type(optimizer).__name__.lower()
     cfg = optimizer.get_config() if hasattr(optimizer, "get_config") else {}
     momentum = 1 if cfg.get("momentum") else 0
     if name in ("sgd",):
         return momentum
     if name == "rmsprop":
-        return 1 + momentum + (1 if cfg.get("centered") else 0)
+        return 2 + (1 if cfg.get("centered") else 0)
     if name in ("adam", "adamw", "nadam", "adamax", "lion", "adagrad", "adadelta", "ftrl"):
         return 2
     return 3  # an unknown optimizer: assume a generous share
@@ -63,10 +64,11 @@ def cast_rows(row_elements: int) -> int:
 
 
 def overhead(state: int, train: Rows, batch_size: int, most: int) -> int:
-    """Bytes a fit holds besides its feature rows: the head's training state and the float32 cast of one batch
-    (or of one forward pass's rows, whichever is larger; never more rows than there are)."""
+    """Bytes a fit holds besides its feature rows: the head's training state, and one batch's rows gathered from
+    them and cast to float32 (or one forward pass's, whichever is larger; never more rows than there are)."""
     elements = int(np.prod(train.shape[1:], dtype=np.int64))
-    return state + 4 * elements * min(max(batch_size, cast_rows(elements)), max(most, 1))
+    rows = min(max(batch_size, cast_rows(elements)), max(most, 1))
+    return state + (4 + train.dtype.itemsize) * elements * rows
 
 
 def _tensor(array: np.ndarray) -> Any:
@@ -76,6 +78,22 @@ def _tensor(array: np.ndarray) -> Any:
     if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     return tf.constant(array)
+
+
+def empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[Any, np.ndarray]:
+    """An uninitialised tensor from TensorFlow's CPU allocator and a writable NumPy view of its memory: rows are read
+    straight into the memory a fit's tensors use, which --memory-budget reserved there (:func:`memory.reserve`).
+    The view is valid while the tensor is referenced."""
+    import ctypes
+
+    import tensorflow as tf
+
+    t = tf.raw_ops.Empty(shape=[int(d) for d in shape], dtype=tf.as_dtype(dtype), init=False)
+    if not t.shape.num_elements():
+        return t, np.empty(shape, dtype)
+    address = np.from_dlpack(t).ctypes.data  # read-only view: only its address is used
+    size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return t, np.ndarray(shape, dtype, buffer=(ctypes.c_char * size).from_address(address))
 
 
 def blocks(n: int, block: int) -> list[tuple[int, int]]:
@@ -96,53 +114,42 @@ class Feed:
         budget: float,
         batch_size: int,
         state: int,
-        held: int = 0,
     ) -> None:
         self.train, self.views, self.val = train, views, val
         copies = len(views.sources) if views is not None else 1
         n_val = 0 if val is None else len(val)
         rb, most = train.row_bytes, max(len(train), n_val)
         self.forward_rows = cast_rows(int(np.prod(train.shape[1:], dtype=np.int64)))
-        own = overhead(state, train, batch_size, most)
-        room = budget - own  # what the feature rows may take
+        room = budget - overhead(state, train, batch_size, most)  # what the feature rows may take
         batch_rows = min(batch_size, max(len(train), 1)) * rb
         if room < batch_rows:
             raise OverBudget(budget - room + batch_rows, budget)
-        if held > own:  # memory kept from earlier fits (this one's state reuses it): rows get what is left, and
-            # never less than MIN_CHUNK (a pool larger than the budget is no reason not to train)
-            room = max(budget - held, min(room, MIN_CHUNK))
-        # rows are read into aligned NumPy arrays that the tensors wrap without a copy: one copy in memory
+        # rows are read into tensors from TensorFlow's allocator (the memory the budget reserved), through NumPy views
         self.resident = (copies * len(train) + n_val) * rb <= room
         self.chunk = max(1, int(room // rb) // batch_size) * batch_size
         self._buffer: np.ndarray | None = None
         self._wrapped: Any = None
         if self.resident:
             if views is None:
-                self.x = _tensor(train.read())
+                self.x, x = empty(train.shape, train.dtype)
+                train.read(out=x)
             else:
-                x = aligned_empty((copies * len(train), *train.shape[1:]), train.dtype)
+                self.x, x = empty((copies * len(train), *train.shape[1:]), train.dtype)
                 for v in range(copies):
                     views.read(source=v, out=x[v * len(train) : (v + 1) * len(train)])
-                self.x = _tensor(x)
-            if val is not None:
-                xv = _tensor(val.read())  # the blocks, sliced once (not every epoch)
-                self.val_blocks = [(xv[lo:hi], lo, hi) for lo, hi in blocks(len(val), self.forward_rows)]
+            if val is not None:  # one tensor per forward pass's block (slicing one tensor would copy it)
+                self.val_blocks = []
+                for lo, hi in blocks(len(val), self.forward_rows):
+                    xv, view = empty((hi - lo, *val.shape[1:]), val.dtype)
+                    val.read(np.arange(lo, hi), out=view)
+                    self.val_blocks.append((xv, lo, hi))
 
     def _buffered(self, n: int) -> np.ndarray:
-        """The first ``n`` rows of the reused chunk buffer (allocated once, wrapped by one tensor when TensorFlow
-        shares its memory; :meth:`_tensor_of` then gives that tensor, else a copy of what was just read)."""
+        """The first ``n`` rows of the reused chunk buffer (allocated once; :attr:`_wrapped` is its tensor)."""
         if self._buffer is None:
             rows = min(self.chunk, max(len(self.train), 0 if self.val is None else len(self.val)))
-            self._buffer = aligned_empty((rows, *self.train.shape[1:]), self.train.dtype)
-            self._buffer.reshape(-1)[0] = 0
-            wrapped = _tensor(self._buffer)
-            self._buffer.reshape(-1)[0] = 1
-            shared = float(np.asarray(wrapped[:1]).reshape(-1)[0]) == 1.0  # one row read back, not the buffer
-            self._wrapped = wrapped if shared else None
+            self._wrapped, self._buffer = empty((rows, *self.train.shape[1:]), self.train.dtype)
         return self._buffer[:n]
-
-    def _tensor_of(self, buf: np.ndarray) -> Any:
-        return self._wrapped if self._wrapped is not None else _tensor(buf)
 
     def epoch(self, order: np.ndarray, pick: np.ndarray | None):
         """(x, rows of x, rows of the labels) for the epoch's ``order``; ``pick``: a view per image. Each streamed
@@ -161,7 +168,7 @@ class Feed:
                 self.train.read(part, out=buf)
             else:
                 self.views.read(part, pick[part], out=buf)
-            yield self._tensor_of(buf), tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
+            yield self._wrapped, tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
 
     def validation(self):
         """(x, first row, end) over the validation rows, in blocks of at most ``forward_rows``."""
@@ -172,7 +179,7 @@ class Feed:
         for lo, hi in blocks(len(self.val), self.chunk):
             buf = self._buffered(hi - lo)
             self.val.read(np.arange(lo, hi), out=buf)
-            x = self._tensor_of(buf)
+            x = self._wrapped
             for a, b in blocks(hi - lo, self.forward_rows):
                 yield x[a:b], lo + a, lo + b
 

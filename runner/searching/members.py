@@ -74,13 +74,15 @@ def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
 
 def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bool]:
     """The trial's head model: trained again on training + validation rows for its refit epochs (``refit``; only
-    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only),
-    else its own weights (kept on disk by this process, or trained again with its seed: deterministic; after
-    successive halving only its last rung, which trained from scratch). Returns (model, refitted)."""
+    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only, and
+    not after successive halving: see :meth:`Objective._score`), else its own weights (kept on disk by this
+    process, or trained again with its seed: deterministic; after successive halving only its last rung, which
+    trained from scratch). Returns (model, refitted)."""
     cfg = objective.config
     choice = Choice.of(trial)
     head, a = objective.heads[choice.head], objective.features(choice)
     if refit and not choice.views and "refit_epochs" in trial.user_attrs and steady(trial):
+        objective.reserve()
         x = a.x_train.concat(a.x_val)
         y = np.concatenate([a.y_train, a.y_val])
         epochs = int(trial.user_attrs["refit_epochs"])
@@ -95,7 +97,6 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
             epochs,
             cfg.seed + trial.number,
             budget_mb=cfg.memory_budget,
-            baseline=objective.start(),
         )
         return objective.full(choice, fit.model), True
     if trial.number in objective.kept:

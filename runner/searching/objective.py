@@ -13,6 +13,7 @@ from runner.plugins.specs import Head
 from runner.searching.arrays import Arrays, Prefixed
 from runner.searching.choice import ATTR, Choice
 from runner.searching.config import SearchConfig
+from runner.searching.crossfit import cross_fit
 from runner.searching.feed import OverBudget
 from runner.searching.kept import KeptWeights
 from runner.searching.predictions import PREDICTIONS, Predictions
@@ -37,7 +38,7 @@ class Objective:
     sources: dict[str, str] = field(default_factory=dict)
     kept: KeptWeights = field(default_factory=KeptWeights)  # the best trials' heads trained here, on disk
     best_value: float | None = None  # the study's best so far (earlier runs of a resumed study included)
-    baseline: int = 0  # resident bytes before the first fit of this process (see start())
+    reserved: bool = False  # whether --memory-budget is reserved in TensorFlow's allocator (reserve())
     _rungs: dict[str, list[Rung]] = field(default_factory=dict, repr=False)
 
     @property
@@ -51,15 +52,12 @@ class Objective:
     def __post_init__(self) -> None:
         self.kept = KeptWeights(self.config.ensemble, self.config.maximize)
 
-    def start(self) -> int:
-        """Resident bytes before this process's first fit, TensorFlow imported: every fit counts what the process
-        holds above it (TensorFlow's allocator keeps the pool of the largest head so far) within --memory-budget."""
-        if not self.baseline:
-            import tensorflow  # noqa: F401  (the library itself is not what a fit holds)
-
-            memory.release()
-            self.baseline = memory.resident()
-        return self.baseline
+    def reserve(self) -> None:
+        """Before this process's first fit: --memory-budget reserved in TensorFlow's allocator (see
+        :func:`runner.memory.reserve`), so that every fit's state and feature rows reuse the same memory."""
+        if not self.reserved:
+            memory.reserve(int(self.config.memory_budget * 2**20))
+            self.reserved = True
 
     def features(self, choice: Choice) -> Arrays:
         """What the trial trains on: its backbone's features, averaged over the map once when its head only
@@ -97,6 +95,7 @@ class Objective:
     ) -> FitResult:
         """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
         the rung's), starting from ``initial`` weights when given (the last rung's)."""
+        self.reserve()
         a = self.features(choice)
         views = a.views(choice.views or 0)
         xt, yt, xv, yv = a.x_train, a.y_train, a.x_val, a.y_val
@@ -118,7 +117,6 @@ class Objective:
             x_views=views,
             budget_mb=self.config.memory_budget,
             initial=initial,
-            baseline=self.start(),
         )
 
     def climb(
@@ -162,69 +160,6 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after rung {r + 1} of {len(steps)} ({len(rung.train)} rows)")
         raise AssertionError("no rung")  # pragma: no cover (rungs() is never empty)
-
-    def splits(self, a: Arrays, views: int = 0) -> list[tuple[Any, ...]]:
-        """(x_train, y_train, x_val, y_val, x_views or None, validation rows of x_train or None) per fold; one
-        split without --folds."""
-        xv = a.views(views)
-        folds = self.config.folds
-        if folds <= 1:
-            return [(a.x_train, a.y_train, a.x_val, a.y_val, xv, None)]
-        from sklearn.model_selection import StratifiedKFold
-
-        cv = StratifiedKFold(folds, shuffle=True, random_state=self.config.seed)
-        return [
-            (
-                a.x_train.subset(tr),
-                a.y_train[tr],
-                a.x_train.subset(va),
-                a.y_train[va],
-                None if xv is None else xv.subset(tr),
-                va,
-            )
-            for tr, va in cv.split(np.zeros(len(a.y_train)), a.y_train)
-        ]
-
-    def cross_fit(self, choice: Choice, trial: Any, history: dict[str, list[float]]) -> tuple[dict[str, float], Any]:
-        """Mean (and std) of the metrics over folds x repeats, and the first repeat's out-of-fold predictions; the
-        running mean is reported after every fit so that hopeless trials are pruned after a few folds."""
-        import optuna
-
-        cfg = self.config
-        head, a = self.heads[choice.head], self.features(choice)
-        runs: list[dict[str, float]] = []
-        scored = len(a.y_train) if cfg.folds > 1 else len(a.y_val)
-        oof = Predictions.empty(scored, a.n_classes, a.mirror is not None)
-        for r in range(cfg.repeats):
-            for k, (xt, yt, xv, yv, views, va) in enumerate(self.splits(a, choice.views or 0)):
-                seed = cfg.seed + trial.number + 7919 * (r * max(cfg.folds, 1) + k)
-                fit = fit_head(
-                    head,
-                    choice.params,
-                    xt,
-                    yt,
-                    xv,
-                    yv,
-                    a.n_classes,
-                    cfg.epochs,
-                    seed,
-                    history=history if not runs else None,
-                    x_views=views,
-                    budget_mb=cfg.memory_budget,
-                    baseline=self.start(),
-                )
-                runs.append(fit.metrics)
-                if r == 0:
-                    rows = va if va is not None else np.arange(len(yv))
-                    mirror = None if a.mirror is None else a.mirror.subset(rows)
-                    oof.put(rows, fit, mirror)
-                interrupts.check()
-                trial.report(float(np.mean([m[f"val_{cfg.metric}"] for m in runs])), len(runs) - 1)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after {len(runs)} fit(s)")
-        out = {k: float(np.mean([m[k] for m in runs])) for k in runs[0]}
-        out |= {f"{k}_std": float(np.std([m[k] for m in runs])) for k in runs[0]}
-        return out | {"n_fits": float(len(runs))}, oof
 
     def choose(self, trial: Any) -> Choice:
         """The backbone and head are searched choices only when more than one is given."""
@@ -298,7 +233,7 @@ class Objective:
     ) -> float:
         a = self.features(choice)
         if self.cross:
-            metrics, preds = self.cross_fit(choice, trial, history)
+            metrics, preds = cross_fit(self, choice, trial, history)
             logged |= metrics
         else:
             fit = self.climb(choice, trial.number, trial, hook, history, logged)
@@ -306,7 +241,8 @@ class Objective:
             logged |= {**fit.metrics, "best_epoch": fit.best_epoch}
             preds = Predictions.empty(len(a.y_val), a.n_classes, a.mirror is not None)
             preds.put(np.arange(len(a.y_val)), fit, a.mirror)
-        trial.set_user_attr("refit_epochs", preds.refit_epochs())  # the last rung trained from scratch
+        if len(self.rungs(choice.backbone)) == 1:  # not after halving: on >= 7,500 training rows the validation
+            trial.set_user_attr("refit_epochs", preds.refit_epochs())  # rows add little, and cost a whole fit
         tracking.log_arrays(self.client, run_id, PREDICTIONS, preds.arrays())
         value = metrics[f"val_{self.config.metric}"]
         trial.set_user_attr("history", history)

@@ -108,7 +108,6 @@ def fit_head(
     x_views: np.ndarray | Rows | None = None,
     budget_mb: float = DEFAULT_BUDGET_MB,
     initial: list[np.ndarray] | None = None,
-    baseline: int = 0,
 ) -> FitResult:
     """Fit ``head`` with ``params``; ``history`` (if given) is filled epoch by epoch, even when pruned.
 
@@ -117,17 +116,11 @@ def fit_head(
     at most ``budget_mb`` MiB of them are held in memory (more are streamed in chunks, same result).
 
     ``initial``: weights to start from instead of the head's initialisation.
-    ``baseline``: resident bytes of the process before its first fit (0: not counted). What it holds above that when
-    this fit starts (TensorFlow's allocator keeps the pool of earlier, larger heads) counts against the budget: this
-    fit's state reuses that pool first, its feature rows come on top.
     ``on_epoch(epoch, logs)`` runs after every epoch and may raise (e.g. ``optuna.TrialPruned``).
     Without ``x_val`` (a refit on all labelled rows) it trains exactly ``epochs`` epochs and reports no metrics.
     """
     import tensorflow as tf
 
-    from runner import memory
-
-    held = max(0, memory.resident() - baseline) if baseline else 0
     set_seed(seed)
     binary = n_classes == 2
     train = Rows.of(x_train)
@@ -143,7 +136,7 @@ def fit_head(
     yv = None if y_val is None else tf.constant(y_val.reshape(-1, 1) if binary else y_val, ydtype)
     batch_size = head.batch_size(params)
     optimizer = head.optimizer(params)
-    feed = Feed(train, views, val, budget_mb * 2**20, batch_size, state_bytes(model, optimizer), held)
+    feed = Feed(train, views, val, budget_mb * 2**20, batch_size, state_bytes(model, optimizer))
     run, validate = _steps(model, optimizer, binary, feed, batch_size)
 
     def evaluate() -> tuple[float, float, np.ndarray]:
