@@ -77,16 +77,21 @@ if kind == "search":
            "model": {k: r.model.get(k) for k in ("scores",) if k in r.model}}
 else:  # one trial of a fixed head on the cached features, as a search runs it
     import numpy as np
-    from runner import data
+    from runner import data, memory
     from runner.features.cache import FeatureCache
     from runner.features.rows import Rows
     from runner.plugins.registry import get_head
+    from runner.searching.arrays import Arrays
     from runner.searching.train import fit_head
     ds = data.load_dataset(spec["data"], per_class=spec["per_class"])
     entry = FeatureCache(spec["cache_dir"]).get(spec["key"])
     tr, va = data.split(ds.labels, 0.2, 0)
     x = entry.features()
-    fit = fit_head(get_head("dense"), spec["params"], Rows((x,), tr), ds.labels[tr], Rows((x,), va), ds.labels[va],
+    head = get_head("dense")
+    memory.reserve(int(spec["budget"] * 2**20))  # as a search does before its first trial
+    a = Arrays(Rows((x,), tr), ds.labels[tr], Rows((x,), va), ds.labels[va], 2)
+    a = a.averaged() if head.pools(spec["params"]) else a  # an avg head trains on the averages, as in a search
+    fit = fit_head(head, spec["params"], a.x_train, a.y_train, a.x_val, a.y_val,
                    2, spec["epochs"], 0, patience=spec["epochs"], budget_mb=spec["budget"])
     out = {"val_log_loss": fit.metrics["val_log_loss"], "epochs": len(fit.history["loss"])}
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]

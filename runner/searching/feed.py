@@ -19,6 +19,7 @@ from runner.features.rows import Rows
 
 CAST_BYTES = 32 * 2**20  # float32 features one forward pass (validation, prediction) casts at once
 MIB = 2**20
+SLACK = 1 / 16  # of the budget, left to what a fit allocates besides its state, batch and rows
 
 
 class OverBudget(RunnerError):
@@ -65,10 +66,11 @@ def cast_rows(row_elements: int) -> int:
 
 def overhead(state: int, train: Rows, batch_size: int, most: int) -> int:
     """Bytes a fit holds besides its feature rows: the head's training state, and one batch's rows gathered from
-    them and cast to float32 (or one forward pass's, whichever is larger; never more rows than there are)."""
+    them, cast to float32 and kept for the backward pass (or one forward pass's, whichever is larger; never more
+    rows than there are)."""
     elements = int(np.prod(train.shape[1:], dtype=np.int64))
     rows = min(max(batch_size, cast_rows(elements)), max(most, 1))
-    return state + (4 + train.dtype.itemsize) * elements * rows
+    return state + (8 + train.dtype.itemsize) * elements * rows
 
 
 def _tensor(array: np.ndarray) -> Any:
@@ -120,7 +122,9 @@ class Feed:
         n_val = 0 if val is None else len(val)
         rb, most = train.row_bytes, max(len(train), n_val)
         self.forward_rows = cast_rows(int(np.prod(train.shape[1:], dtype=np.int64)))
-        room = budget - overhead(state, train, batch_size, most)  # what the feature rows may take
+        # what the feature rows may take: the rest, less a sixteenth for TensorFlow's own small tensors (a fit that
+        # outgrows the reserved region makes the allocator add another, and resident memory jumps by what lands there)
+        room = budget * (1 - SLACK) - overhead(state, train, batch_size, most)
         batch_rows = min(batch_size, max(len(train), 1)) * rb
         if room < batch_rows:
             raise OverBudget(budget - room + batch_rows, budget)

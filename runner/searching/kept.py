@@ -31,7 +31,8 @@ class KeptWeights:
             del self._values[worst_number]
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="runner-kept-")
-        np.savez(self._path(number), *model.get_weights())
+        tensors = weight_tensors(model)  # written from the weights' own memory: no copy
+        np.savez(self._path(number), *(np.from_dlpack(t) for t in tensors))
         self._values[number] = value
 
     def _path(self, number: int) -> Path:
@@ -46,3 +47,12 @@ class KeptWeights:
             raise KeyError(number)
         with np.load(self._path(number)) as z:
             return [z[f"arr_{i}"] for i in range(len(z.files))]
+
+
+def weight_tensors(model: Any) -> list[Any]:
+    """The model's weights as tensors sharing their variables' memory (TensorFlow copies a variable's buffer only
+    when it is written while still read): a warm start or a kept trial reads them without a NumPy copy outside the
+    memory --memory-budget reserved."""
+    import tensorflow as tf
+
+    return [tf.convert_to_tensor(v.value) for v in model.weights]

@@ -15,7 +15,7 @@ from runner.searching.choice import ATTR, Choice
 from runner.searching.config import SearchConfig
 from runner.searching.crossfit import cross_fit
 from runner.searching.feed import OverBudget
-from runner.searching.kept import KeptWeights
+from runner.searching.kept import KeptWeights, weight_tensors
 from runner.searching.predictions import PREDICTIONS, Predictions
 from runner.searching.rungs import END, STRIDE, Rung, first_rows, rungs
 from runner.searching.train import EpochHook, FitResult, fit_head
@@ -90,7 +90,7 @@ class Objective:
         rung: Rung | None = None,
         hook: Any = None,
         history: dict | None = None,
-        initial: list[np.ndarray] | None = None,
+        initial: list[Any] | None = None,
         epochs: int | None = None,
     ) -> FitResult:
         """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
@@ -149,7 +149,7 @@ class Objective:
             epochs = rung.epochs(steps[0], self.config.epochs, used)
             fit = self.fit_rung(choice, number, rung, None if hook is None else hook(r), history, initial, epochs)
             value = fit.metrics[f"val_{self.config.metric}"]
-            initial = fit.model.get_weights()
+            initial = weight_tensors(fit.model)  # the next rung starts here (tensors: no NumPy copy)
             used = used or len(fit.history.get("loss", [])) or self.config.epochs  # epochs run on the first rung
             del fit
             memory.release()  # the last rung's model, gradients and optimizer slots go before the next rung's come

@@ -107,7 +107,7 @@ def fit_head(
     history: dict[str, list[float]] | None = None,
     x_views: np.ndarray | Rows | None = None,
     budget_mb: float = DEFAULT_BUDGET_MB,
-    initial: list[np.ndarray] | None = None,
+    initial: list[Any] | None = None,
 ) -> FitResult:
     """Fit ``head`` with ``params``; ``history`` (if given) is filled epoch by epoch, even when pruned.
 
