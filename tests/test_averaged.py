@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from runner.features.rows import Rows
@@ -54,3 +56,17 @@ def test_an_averaging_head_trains_on_averages_and_hands_back_the_same_model_on_m
     got = np.asarray(full(x[70:].astype(np.float32), training=False))
     np.testing.assert_allclose(got, fit.val_proba, rtol=1e-4, atol=1e-5)
     assert objective.full(flat, fit.model) is fit.model
+
+
+def test_averaged_arrays_outlive_the_arrays_they_came_from() -> None:
+    import gc
+
+    arrays, x = _arrays()
+    averaged = arrays.averaged()
+    folder = Path(averaged.x_train.sources[0].filename).parent
+    del arrays
+    gc.collect()
+    assert averaged.x_train.read().shape == (70, 1, 1, 8)  # its file is still there
+    del averaged
+    gc.collect()
+    assert not folder.exists()  # and goes with it

@@ -34,7 +34,7 @@ class Arrays:
 
     def averaged(self) -> Arrays:
         """These features averaged over the map's positions (:meth:`Rows.averaged`), computed once into a temporary
-        folder (removed with these arrays): what a head that only averages the map trains on."""
+        folder (removed with the averaged arrays): what a head that only averages the map trains on."""
         if self._averaged is None:
             import shutil
             import tempfile
@@ -42,11 +42,12 @@ class Arrays:
 
             memo: dict = {}
             folder = Path(tempfile.mkdtemp(prefix="runner-averaged-"))
-            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
             views = None if self.x_views is None else self.x_views.averaged(memo, folder)
             mirror = None if self.mirror is None else self.mirror.averaged(memo, folder)
             x_train, x_val = self.x_train.averaged(memo, folder), self.x_val.averaged(memo, folder)
             self._averaged = Arrays(x_train, self.y_train, x_val, self.y_val, self.n_classes, views, mirror)
+            # the files go with the averaged arrays (which these arrays hold): never while either is in use
+            weakref.finalize(self._averaged, shutil.rmtree, folder, ignore_errors=True)
         return self._averaged
 
     def views(self, k: int) -> Rows | None:
