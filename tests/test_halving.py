@@ -183,3 +183,25 @@ def test_lower_rungs_warm_start_the_last_trains_from_scratch_and_a_member_is_tra
     with pytest.raises(optuna.TrialPruned, match="pruned after rung 1 of 3 \\(10 rows\\)"):
         objective.climb(choice, 1, trial)
     assert trial.reports == [END]
+
+
+def test_a_promoted_rung_applies_the_median_rule_after_two_trials_finished_it() -> None:
+    import optuna
+
+    from runner.searching.pruner import RungPruner
+
+    st = optuna.create_study(pruner=RungPruner(startup=5, warmup=1))
+    for _ in range(2):  # two finalists, complete on the last rung (STRIDE + epoch)
+        d = st.ask()
+        for epoch in range(3):
+            d.report(0.5, epoch)
+            d.report(0.1, STRIDE + epoch)
+        st.tell(d, 0.1)
+    late = st.ask()
+    for epoch in range(3):
+        late.report(0.9, STRIDE + epoch)
+    assert late.should_prune() is True  # worse than both at the same epoch of the same rung
+    first = st.ask()
+    for epoch in range(3):
+        first.report(0.9, epoch)
+    assert first.should_prune() is False  # the first rung still waits for 5 trials
