@@ -46,4 +46,5 @@ def reserve(nbytes: int) -> None:
     import tensorflow as tf
 
     if nbytes > 0:
-        tf.raw_ops.Empty(shape=[2 * int(nbytes)], dtype=tf.uint8, init=False)
+        mib = -(-2 * int(nbytes) // 2**20)  # in MiB rows: a shape's dimensions are 32-bit
+        tf.raw_ops.Empty(shape=[mib, 2**20], dtype=tf.uint8, init=False)
