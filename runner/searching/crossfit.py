@@ -3,7 +3,7 @@ the out-of-fold predictions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +12,6 @@ from runner.searching.arrays import Arrays
 from runner.searching.choice import Choice
 from runner.searching.predictions import Predictions
 from runner.searching.train import fit_head
-
-if TYPE_CHECKING:  # pragma: no cover
-    from runner.searching.objective import Objective
 
 
 def splits(a: Arrays, folds: int, seed: int, views: int = 0) -> list[tuple[Any, ...]]:
@@ -40,10 +37,11 @@ def splits(a: Arrays, folds: int, seed: int, views: int = 0) -> list[tuple[Any, 
 
 
 def cross_fit(
-    objective: Objective, choice: Choice, trial: Any, history: dict[str, list[float]]
+    objective: Any, choice: Choice, trial: Any, history: dict[str, list[float]]
 ) -> tuple[dict[str, float], Predictions]:
     """Mean (and std) of the metrics over folds x repeats, and the first repeat's out-of-fold predictions; the
-    running mean is reported after every fit so that hopeless trials are pruned after a few folds."""
+    running mean is reported after every fit so that hopeless trials are pruned after a few folds. ``objective``:
+    the :class:`runner.searching.objective.Objective` calling it (not imported here: no import cycle)."""
     import optuna
 
     cfg = objective.config
