@@ -20,6 +20,7 @@ from runner.features.rows import Rows
 CAST_BYTES = 32 * 2**20  # float32 features one forward pass (validation, prediction) casts at once
 MIB = 2**20
 SLACK = 1 / 16  # of the budget, left to what a fit allocates besides its state, batch and rows
+MAX_CHUNK = 128 * MIB  # the largest buffer rows stream through (measured: a 750-MB one grew the pool by 288 MB)
 
 
 class OverBudget(RunnerError):
@@ -130,7 +131,8 @@ class Feed:
             raise OverBudget(budget - room + batch_rows, budget)
         # rows are read into tensors from TensorFlow's allocator (the memory the budget reserved), through NumPy views
         self.resident = (copies * len(train) + n_val) * rb <= room
-        self.chunk = max(1, int(room // rb) // batch_size) * batch_size
+        # a streamed chunk is at most MAX_CHUNK: one large buffer needs one large free hole in TensorFlow's pool
+        self.chunk = max(1, int(min(room, MAX_CHUNK) // rb) // batch_size) * batch_size
         self._buffer: np.ndarray | None = None
         self._wrapped: Any = None
         if self.resident:
