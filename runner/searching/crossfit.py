@@ -11,7 +11,6 @@ from runner import interrupts
 from runner.searching.arrays import Arrays
 from runner.searching.choice import Choice
 from runner.searching.predictions import Predictions
-from runner.searching.train import fit_head
 
 
 def splits(a: Arrays, folds: int, seed: int, views: int = 0) -> list[tuple[Any, ...]]:
@@ -45,28 +44,14 @@ def cross_fit(
     import optuna
 
     cfg = objective.config
-    objective.reserve()
-    head, a = objective.heads[choice.head], objective.features(choice)
+    a = objective.features(choice)
     runs: list[dict[str, float]] = []
     scored = len(a.y_train) if cfg.folds > 1 else len(a.y_val)
     oof = Predictions.empty(scored, a.n_classes, a.mirror is not None)
     for r in range(cfg.repeats):
         for k, (xt, yt, xv, yv, views, va) in enumerate(splits(a, cfg.folds, cfg.seed, choice.views or 0)):
             seed = cfg.seed + trial.number + 7919 * (r * max(cfg.folds, 1) + k)
-            fit = fit_head(
-                head,
-                choice.params,
-                xt,
-                yt,
-                xv,
-                yv,
-                a.n_classes,
-                cfg.epochs,
-                seed,
-                history=history if not runs else None,
-                x_views=views,
-                budget_mb=cfg.memory_budget,
-            )
+            fit = objective.fit(choice, xt, yt, xv, yv, seed, history=history if not runs else None, views=views)
             runs.append(fit.metrics)
             if r == 0:
                 rows = va if va is not None else np.arange(len(yv))

@@ -59,16 +59,19 @@ class Objective:
             memory.reserve(int(self.config.memory_budget * 2**20))
             self.reserved = True
 
-    def features(self, choice: Choice) -> Arrays:
-        """What the trial trains on: its backbone's features, averaged over the map once when its head only
-        averages them (:meth:`Head.pools`)."""
+    def pools(self, choice: Choice) -> bool:
+        """Whether the trial trains on averaged features: its head only averages the map (:meth:`Head.pools`)."""
         a = self.arrays[choice.backbone]
-        pools = len(a.x_train.shape) == 4 and self.heads[choice.head].pools(choice.params)
-        return a.averaged() if pools else a
+        return len(a.x_train.shape) == 4 and self.heads[choice.head].pools(choice.params)
+
+    def features(self, choice: Choice) -> Arrays:
+        """What the trial trains on: its backbone's features, averaged over the map once when :meth:`pools`."""
+        a = self.arrays[choice.backbone]
+        return a.averaged() if self.pools(choice) else a
 
     def full(self, choice: Choice, model: Any) -> Any:
         """The trial's head taking its backbone's whole feature map (the same weights when it trained on averages)."""
-        if self.features(choice) is self.arrays[choice.backbone]:
+        if not self.pools(choice):
             return model
         head, shape = self.heads[choice.head], self.arrays[choice.backbone].x_train.shape[1:]
         out = head.build(tuple(shape), self.arrays[choice.backbone].n_classes, dict(choice.params))
@@ -95,13 +98,32 @@ class Objective:
     ) -> FitResult:
         """The trial's head fitted on all training rows (or on one rung's), validated on the validation rows (or on
         the rung's), starting from ``initial`` weights when given (the last rung's)."""
-        self.reserve()
         a = self.features(choice)
         views = a.views(choice.views or 0)
         xt, yt, xv, yv = a.x_train, a.y_train, a.x_val, a.y_val
         if rung is not None and len(rung.train) < len(yt):
             xt, yt, xv, yv = xt.subset(rung.train), yt[rung.train], xv.subset(rung.val), yv[rung.val]
             views = None if views is None else views.subset(rung.train)
+        seed = self.config.seed + number
+        return self.fit(choice, xt, yt, xv, yv, seed, epochs, hook, history, views, initial)
+
+    def fit(
+        self,
+        choice: Choice,
+        xt: Any,
+        yt: np.ndarray,
+        xv: Any,
+        yv: np.ndarray | None,
+        seed: int,
+        epochs: int | None = None,
+        hook: Any = None,
+        history: dict | None = None,
+        views: Any = None,
+        initial: list[Any] | None = None,
+    ) -> FitResult:
+        """The trial's head fitted on these rows (validated on ``xv`` when given) within --memory-budget, for
+        ``epochs`` (default --epochs): every fit of a search (trials, rungs, folds, refits) is this one."""
+        self.reserve()
         return fit_head(
             self.heads[choice.head],
             choice.params,
@@ -109,9 +131,9 @@ class Objective:
             yt,
             xv,
             yv,
-            a.n_classes,
+            self.arrays[choice.backbone].n_classes,
             epochs or self.config.epochs,
-            self.config.seed + number,
+            seed,
             on_epoch=hook,
             history=history,
             x_views=views,
@@ -225,7 +247,9 @@ class Objective:
                     if logged:
                         tracking.log_metrics(self.client, run_id, logged)
         finally:
-            keras.backend.clear_session()  # memory stays flat however many trials run
+            # memory stays flat however many trials run; one garbage collection (0.5 s with TensorFlow loaded), in
+            # release(), where clearing the session and Optuna's gc_after_trial each made their own
+            keras.backend.clear_session(free_memory=False)
             memory.release()
 
     def _score(

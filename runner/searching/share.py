@@ -58,7 +58,7 @@ def run_share(
             time.sleep(1.0)
             continue
         left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-        st.optimize(guarded, n_trials=1, timeout=left, catch=(Surplus,), gc_after_trial=True)
+        st.optimize(guarded, n_trials=1, timeout=left, catch=(Surplus,))  # the objective collects (one pass)
         if surplus:
             break
         ran += 1
