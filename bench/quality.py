@@ -6,14 +6,15 @@ search never saw; mean and std over repeated stratified splits.
     python bench/quality.py --splits 2 --trials 10                               # a shorter run
 
 Per split, ``--scored`` images are left out of the search (``--exclude``) and scored by ``runner evaluate``.
-Rows: a standardized logistic regression (StandardScaler + LogisticRegressionCV, C by cross-validated log loss)
-on the same cached features, globally average-pooled, fit on all the search's images; the search's single best
-trial as it was before these stages; + refit on all labelled images; + ensemble of trials (up to 5); + test-time
-augmentation; + temperature scaling (= the default search); and, with ``--finetune``, ``runner finetune`` of the
-default model. The stages are the same study finalized again with other settings (``--resume``), so they share
-their trials. The default search's time on cached features against the same search with every stage off shows
-what the stages cost. Real ImageNet weights (``--weights imagenet``) come from $KERAS_HOME: with
-``../shared/keras`` copied to a temporary folder when KERAS_HOME is unset.
+Rows: a standardized logistic regression (StandardScaler + LogisticRegressionCV, C by cross-validated log loss) on
+the same cached features, globally average-pooled, fit on all the search's images; the search's single best trial as
+it was before these stages; + refit on all labelled images; + ensemble of trials (up to 5); + the
+logistic-regression probe offered to the ensemble as a member (``--probe``); + test-time augmentation; + temperature
+scaling (= the default search); and, with ``--finetune``, ``runner finetune`` of the default model. The stages are
+the same study finalized again with other settings (``--resume``), so they share their trials. The default search's
+time on cached features against the same search with every stage off shows what the stages cost. Real ImageNet
+weights (``--weights imagenet``) come from $KERAS_HOME: with ``../shared/keras`` copied to a temporary folder when
+KERAS_HOME is unset.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 STAGES = {  # row -> settings of the finalization (the trials are shared)
-    "single best trial (before)": {"refit": False, "ensemble": 1, "tta": False, "calibrate": False},
-    "+ refit on all labelled": {"refit": True, "ensemble": 1, "tta": False, "calibrate": False},
-    "+ ensemble (up to 5)": {"refit": True, "ensemble": 5, "tta": False, "calibrate": False},
-    "+ test-time mirror": {"refit": True, "ensemble": 5, "tta": True, "calibrate": False},
+    "single best trial (before)": {"refit": False, "ensemble": 1, "probe": False, "tta": False, "calibrate": False},
+    "+ refit on all labelled": {"refit": True, "ensemble": 1, "probe": False, "tta": False, "calibrate": False},
+    "+ ensemble (up to 5)": {"refit": True, "ensemble": 5, "probe": False, "tta": False, "calibrate": False},
+    "+ probe in the ensemble": {"refit": True, "ensemble": 5, "probe": True, "tta": False, "calibrate": False},
+    "+ test-time mirror": {"refit": True, "ensemble": 5, "probe": True, "tta": True, "calibrate": False},
 }
 DEFAULT = "+ calibration (default)"
 

@@ -1,5 +1,5 @@
-"""The registered model of a search applies the blend it chose (members and weights, mirror-image averaging,
-temperature), and so do predict, evaluate and every export format."""
+"""The registered model of a search applies the blend it chose (members and weights, the probe among them,
+mirror-image averaging, temperature), and so do predict, evaluate and every export format."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import runner
 from runner.data.load import load_dataset
 from runner.metrics import classification_metrics, scale
 from runner.searching import members as members_mod
+from runner.searching.probe import PROBE
 from runner.use.load import load
 
 SMALL = {"backbone": "tiny_cnn", "weights": "none", "image_size": 32, "epochs": 4}  # separates the classes
@@ -30,13 +31,13 @@ def _by_hand(model, ens: dict, x: np.ndarray) -> np.ndarray:
     return scale(total, ens["temperature"])
 
 
-def test_registered_model_applies_ensemble_tta_and_temperature(workdir: Path, monkeypatch, tmp_path: Path) -> None:
+def test_registered_model_applies_ensemble_probe_tta_and_temperature(workdir: Path, monkeypatch, tmp_path) -> None:
     real = members_mod.decide
 
     def forced(plain, mirror, *args, **kwargs):  # the decisions a bigger data set would make, made here
         blend = real(plain, mirror, *args, **kwargs)
-        best, other = args[2], next(t for t in sorted(plain) if t != args[2])
-        blend.members, blend.tta, blend.temperature = {best: 0.6, other: 0.4}, True, 1.7
+        best, other = args[2], next(t for t in sorted(plain) if t not in (args[2], PROBE))
+        blend.members, blend.tta, blend.temperature = {best: 0.5, other: 0.3, PROBE: 0.2}, True, 1.7
         return blend
 
     monkeypatch.setattr(members_mod, "decide", forced)
@@ -46,14 +47,17 @@ def test_registered_model_applies_ensemble_tta_and_temperature(workdir: Path, mo
         r.backbone == "tiny_cnn"
         and r.model["tta"] is True
         and r.model["temperature"] == 1.7
-        and len(r.model["members"]) == 2
+        and len(r.model["members"]) == 3
+        and r.model["members"]["probe"] == 0.2
     )
-    assert r.model["refitted"] == 2 and set(r.model["val_scores"]) == {"best_single", "ensemble", "tta", "calibrated"}
+    assert r.model["refitted"] == 3
+    assert set(r.model["val_scores"]) == {"best_single", "probe", "ensemble", "tta", "calibrated"}
     uri = f"models:/{r.registered_model['name']}/{r.registered_model['version']}"
 
     loaded = load(uri)
     ens = loaded.meta["ensemble"]
-    assert [m["weight"] for m in ens["members"]] == [0.6, 0.4] or [m["weight"] for m in ens["members"]] == [0.4, 0.6]
+    assert sorted(m["weight"] for m in ens["members"]) == [0.2, 0.3, 0.5]
+    assert {m["layer"] for m in ens["members"]} >= {"member_probe", ens["best_member"]}
     assert ens["tta"] and ens["temperature"] == 1.7
     ds = load_dataset(root)
     x = np.stack([ds.image(i, 32) for i in range(len(ds))]).astype("float32")

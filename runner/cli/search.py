@@ -107,7 +107,8 @@ def _model_line(model: dict[str, Any]) -> str:
     if len(members) == 1:
         what = f"trial #{next(iter(members))}"
     else:
-        what = f"ensemble of {len(members)} trials (" + ", ".join(f"#{t} x{w:.2f}" for t, w in members.items()) + ")"
+        shown = ", ".join(f"{t if t == 'probe' else '#' + t} x{w:.2f}" for t, w in members.items())
+        what = f"ensemble of {len(members)} members ({shown})"
     n, refitted = len(members), model.get("refitted", 0)
     extras = [f"{refitted} of {n} refitted on all labelled images" if refitted else "not refitted"]
     extras += ["mirror-image averaging" if model["tta"] else "no mirror averaging"]

@@ -34,10 +34,11 @@ class Member:
     weight: float = 1.0
     backbone_layer: str = ""  # set by end_to_end: the names of its backbone and preprocessing layers
     preprocess_layer: str = ""
+    name: str = ""  # a member that is not a trial (the search's probe): its name instead of a trial number
 
     @property
     def layer_name(self) -> str:
-        return f"member_{self.trial}"
+        return f"member_{self.name or self.trial}"
 
 
 def end_to_end(members: list[Member], tta: bool = False, temperature: float = 1.0) -> keras.Model:

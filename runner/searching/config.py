@@ -73,6 +73,9 @@ class SearchConfig:
     )
     refit: bool = _opt(True, "Train the chosen model(s) again on training + validation images before registering.")
     ensemble: int = _opt(5, "Greedy ensemble of up to K trials' models (1: the single best trial).")
+    probe: bool = _opt(
+        True, "Offer the ensemble a standardized logistic regression on averaged features (C by cross-validation)."
+    )
     tta: bool = _opt(True, "Test-time augmentation: average each image with its mirror image when that scores better.")
     calibrate: bool = _opt(True, "Temperature scaling of the probabilities, fitted on validation predictions.")
     study: str | None = _opt(None, "Study name (default: DATA-BACKBONE-timestamp); workers with one name share it.")
@@ -184,7 +187,13 @@ class SearchConfig:
     def finishing(self) -> dict[str, Any]:
         """The settings that decide how a finished study becomes a model (a resumed study with other ones is
         finalized again)."""
-        return {"refit": self.refit, "ensemble": self.ensemble, "tta": self.tta, "calibrate": self.calibrate}
+        return {
+            "refit": self.refit,
+            "ensemble": self.ensemble,
+            "probe": self.probe,
+            "tta": self.tta,
+            "calibrate": self.calibrate,
+        }
 
     @property
     def backbones(self) -> list[str]:

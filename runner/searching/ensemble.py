@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from runner.metrics import checked_temperature, classification_metrics, ece, scale
+from runner.searching.probe import member_name
 
 
 @dataclass
 class Blend:
     """The decisions and the validation scores that justify them, stage by stage."""
 
-    members: dict[int, float]  # trial number -> weight (sums to 1)
+    members: dict[int, float]  # trial number (or the probe's PROBE) -> weight (sums to 1)
     tta: bool = False
     temperature: float = 1.0
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> validation metrics
@@ -28,7 +29,7 @@ class Blend:
     def summary(self) -> dict[str, object]:
         """What the parent run and ``--json`` report."""
         return {
-            "members": {str(t): round(w, 4) for t, w in self.members.items()},
+            "members": {member_name(t): round(w, 4) for t, w in self.members.items()},
             "tta": self.tta,
             "temperature": round(self.temperature, 4),
             "val_scores": self.scores,

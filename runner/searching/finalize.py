@@ -102,8 +102,8 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
     params = dict(choice.params)
     metrics = dict(best.user_attrs.get("metrics", {}))
     sizes = {name: s.size for name, s in prep.sets.items()}
-    blend, chosen = members.choose(cl, objective, done, best, sizes)
-    parts, refitted = members.members(objective, prep, blend, chosen, cfg.refit)
+    blend, chosen, probe = members.choose(cl, objective, done, best, sizes)
+    parts, refitted = members.members(objective, prep, blend, chosen, cfg.refit, probe)
     model = end_to_end(parts, blend.tta, blend.temperature)
     if objective.cross or refitted:  # the best trial as validated: fine-tuning starts there
         validated, holdout = members.validated(objective, best)

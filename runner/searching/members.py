@@ -9,11 +9,12 @@ import numpy as np
 
 from runner import tracking
 from runner.features.endtoend import Member
+from runner.metrics import classification_metrics
 from runner.searching.choice import Choice
 from runner.searching.ensemble import Blend, decide
 from runner.searching.objective import Objective
 from runner.searching.predictions import PREDICTIONS
-from runner.searching.train import fit_head
+from runner.searching.probe import NAME, PROBE, Probe, member_name, pooled, refitted, scored
 
 
 def scored_labels(objective: Objective, backbone: str) -> np.ndarray:
@@ -22,9 +23,12 @@ def scored_labels(objective: Objective, backbone: str) -> np.ndarray:
     return a.y_train if objective.config.folds > 1 else a.y_val
 
 
-def choose(cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dict[str, int]) -> tuple[Blend, list[Any]]:
-    """The blend of the finished trials (the best trial alone when predictions are missing) and its trials;
-    members share the best trial's input size (one end-to-end model takes one image size)."""
+def choose(
+    cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dict[str, int]
+) -> tuple[Blend, list[Any], Probe | None]:
+    """The blend of the finished trials and the probe (the best trial alone when predictions are missing), its
+    trials, and the probe when the blend chose it; members share the best trial's input size (one end-to-end model
+    takes one image size). The blend starts from the study's best trial: fine-tuning starts there."""
     cfg = objective.config
     backbone = Choice.of(best).backbone
     size, y, n_classes = sizes[backbone], scored_labels(objective, backbone), objective.arrays[backbone].n_classes
@@ -44,7 +48,15 @@ def choose(cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dic
         if "mirror" in arrays:
             mirror[t.number] = arrays["mirror"].astype(np.float64)
     if best.number not in plain:  # a study from an older runner: the best trial alone, as it was
-        return Blend({best.number: 1.0}), [best]
+        return Blend({best.number: 1.0}), [best], None
+    probe = None
+    features = pooled(objective.arrays[backbone]) if cfg.ensemble > 1 and cfg.probe else None
+    if features is not None:
+        probe, preds = scored(features, cfg.folds, cfg.seed)
+        probe.backbone = backbone
+        plain[PROBE] = preds["proba"]
+        if "mirror" in preds:
+            mirror[PROBE] = preds["mirror"]
     use_mirror = cfg.tta and len(mirror) == len(plain)
     blend = decide(
         plain,
@@ -56,7 +68,10 @@ def choose(cl: Any, objective: Objective, done: list[Any], best: Any, sizes: dic
         cfg.metric,
         cfg.calibrate,
     )
-    return blend, [by_number[n] for n in blend.members]
+    if PROBE in plain:  # the probe's own validation score, beside the best trial's (logged as val_probe_*)
+        blend.scores["probe"] = classification_metrics(y, plain[PROBE], n_classes)
+    chosen = [by_number[n] for n in blend.members if n != PROBE]
+    return blend, chosen, probe if PROBE in blend.members else None
 
 
 def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
@@ -82,22 +97,10 @@ def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bo
     choice = Choice.of(trial)
     head, a = objective.heads[choice.head], objective.features(choice)
     if refit and not choice.views and "refit_epochs" in trial.user_attrs and steady(trial):
-        objective.reserve()
         x = a.x_train.concat(a.x_val)
         y = np.concatenate([a.y_train, a.y_val])
         epochs = int(trial.user_attrs["refit_epochs"])
-        fit = fit_head(
-            head,
-            choice.params,
-            x,
-            y,
-            None,
-            None,
-            a.n_classes,
-            epochs,
-            cfg.seed + trial.number,
-            budget_mb=cfg.memory_budget,
-        )
+        fit = objective.fit(choice, x, y, None, None, cfg.seed + trial.number, epochs)
         return objective.full(choice, fit.model), True
     if trial.number in objective.kept:
         shape = objective.arrays[choice.backbone].x_train.shape[1:]
@@ -117,16 +120,25 @@ def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
     return objective.full(choice, fit.model), fit.metrics
 
 
-def members(objective: Objective, prep: Any, blend: Blend, trials: list[Any], refit: bool) -> tuple[list[Member], int]:
-    """The blend's members as end-to-end parts, and how many were refitted."""
-    out, refitted = [], 0
+def members(
+    objective: Objective, prep: Any, blend: Blend, trials: list[Any], refit: bool, probe: Probe | None = None
+) -> tuple[list[Member], int]:
+    """The blend's members as end-to-end parts (the probe last), and how many were refitted."""
+    out, done = [], 0
     for t in trials:
         choice = Choice.of(t)
         fs = prep.sets[choice.backbone]
-        model, done = train_member(objective, t, refit)
-        refitted += done
+        model, again = train_member(objective, t, refit)
+        done += again
         out.append(Member(t.number, fs.spec, fs.size, fs.weights, fs.entry, model, blend.members[t.number]))
-    return out, refitted
+    if probe is not None:
+        a, fs = objective.arrays[probe.backbone], prep.sets[probe.backbone]
+        if refit:
+            probe = refitted(pooled(a), probe)  # type: ignore[arg-type]
+            done += 1
+        model = probe.head(tuple(a.x_train.shape[1:]))
+        out.append(Member(PROBE, fs.spec, fs.size, fs.weights, fs.entry, model, blend.members[PROBE], name=NAME))
+    return out, done
 
 
 def log_blend(cl: Any, run_id: str, blend: Blend, refitted: int, n_classes: int) -> None:
@@ -134,7 +146,7 @@ def log_blend(cl: Any, run_id: str, blend: Blend, refitted: int, n_classes: int)
     diagram before/after temperature scaling as ``plots/reliability.png``."""
     from runner.tracking.plots import reliability
 
-    members = ",".join(f"{t}:{w:.3g}" for t, w in blend.members.items())
+    members = ",".join(f"{member_name(t)}:{w:.3g}" for t, w in blend.members.items())
     tracking.log_params(
         cl,
         run_id,
