@@ -134,7 +134,7 @@ class Feed:
         # a streamed chunk is at most MAX_CHUNK: one large buffer needs one large free hole in TensorFlow's pool
         self.chunk = max(1, int(min(room, MAX_CHUNK) // rb) // batch_size) * batch_size
         self._buffer: np.ndarray | None = None
-        self._wrapped: Any = None
+        self._buffer_tensor: Any = None
         if self.resident:
             if views is None:
                 self.x, x = empty(train.shape, train.dtype)
@@ -151,10 +151,10 @@ class Feed:
                     self.val_blocks.append((xv, lo, hi))
 
     def _buffered(self, n: int) -> np.ndarray:
-        """The first ``n`` rows of the reused chunk buffer (allocated once; :attr:`_wrapped` is its tensor)."""
+        """The first ``n`` rows of the reused chunk buffer (allocated once; :attr:`_buffer_tensor` is its tensor)."""
         if self._buffer is None:
             rows = min(self.chunk, max(len(self.train), 0 if self.val is None else len(self.val)))
-            self._wrapped, self._buffer = empty((rows, *self.train.shape[1:]), self.train.dtype)
+            self._buffer_tensor, self._buffer = empty((rows, *self.train.shape[1:]), self.train.dtype)
         return self._buffer[:n]
 
     def epoch(self, order: np.ndarray, pick: np.ndarray | None):
@@ -174,7 +174,7 @@ class Feed:
                 self.train.read(part, out=buf)
             else:
                 self.views.read(part, pick[part], out=buf)
-            yield self._wrapped, tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
+            yield self._buffer_tensor, tf.range(len(part), dtype=tf.int32), tf.constant(part, tf.int32)
 
     def validation(self):
         """(x, first row, end) over the validation rows, in blocks of at most ``forward_rows``."""
@@ -185,7 +185,7 @@ class Feed:
         for lo, hi in blocks(len(self.val), self.chunk):
             buf = self._buffered(hi - lo)
             self.val.read(np.arange(lo, hi), out=buf)
-            x = self._wrapped
+            x = self._buffer_tensor
             for a, b in blocks(hi - lo, self.forward_rows):
                 yield x[a:b], lo + a, lo + b
 

@@ -93,13 +93,19 @@ def _scale(x: np.ndarray) -> np.ndarray:
     return np.where(std > 1e-12, std, 1.0)
 
 
-def fit(x: np.ndarray, y: np.ndarray, c: float) -> Probe:
-    """A standardized logistic regression with this C, its weights returned on the raw features."""
+def fit(x: np.ndarray, y: np.ndarray, c: float, overwrite: bool = False) -> Probe:
+    """A standardized logistic regression with this C, its weights returned on the raw features. ``overwrite``:
+    standardize ``x`` in place (rows read for this fit alone: no second copy of them in memory)."""
     x = _flat(x)
     mean, std = x.mean(axis=0), _scale(x)
+    if overwrite and x.flags.writeable:
+        x -= mean
+        x /= std
+    else:
+        x = (x - mean) / std
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lr = _logistic(c).fit((x - mean) / std, y)
+        lr = _logistic(c).fit(x, y)
     coef = (lr.coef_.astype(np.float64) / std).T  # (c, width)
     return Probe(coef, lr.intercept_.astype(np.float64) - mean.astype(np.float64) @ coef, c)
 
@@ -120,7 +126,7 @@ def scored(a: Arrays, folds: int, seed: int) -> tuple[Probe, dict[str, np.ndarra
 
     x = a.x_train.read()
     c = choose_c(x, a.y_train, seed)
-    probe = fit(x, a.y_train, c)
+    probe = fit(x, a.y_train, c, overwrite=True)
     del x
     if folds <= 1:
         out = {"proba": probe.proba(a.x_val.read())}
@@ -130,7 +136,7 @@ def scored(a: Arrays, folds: int, seed: int) -> tuple[Probe, dict[str, np.ndarra
     n, width = len(a.y_train), probe.coef.shape[1]
     out = {"proba": np.zeros((n, width))} | ({"mirror": np.zeros((n, width))} if a.mirror is not None else {})
     for xt, yt, xv, _, _, rows in splits(a, folds, seed):
-        part = fit(xt.read(), yt, c)
+        part = fit(xt.read(), yt, c, overwrite=True)
         out["proba"][rows] = part.proba(xv.read())
         if a.mirror is not None:
             out["mirror"][rows] = part.proba(a.mirror.subset(rows).read())
@@ -140,6 +146,6 @@ def scored(a: Arrays, folds: int, seed: int) -> tuple[Probe, dict[str, np.ndarra
 def refitted(a: Arrays, probe: Probe) -> Probe:
     """The probe trained again on training + validation rows with its C."""
     x: Rows = a.x_train.concat(a.x_val)
-    out = fit(x.read(), np.concatenate([a.y_train, a.y_val]), probe.c)
+    out = fit(x.read(), np.concatenate([a.y_train, a.y_val]), probe.c, overwrite=True)
     out.backbone = probe.backbone
     return out
