@@ -4,13 +4,14 @@ search never saw; mean and std over repeated stratified splits.
     KERAS_HOME=<copy of ../shared/keras> python bench/quality.py                  # 2,000 photos, 5 splits
     python bench/quality.py --data ../shared/data/dogs-vs-cats-300 --scored 100  # the 300 photos
     python bench/quality.py --splits 2 --trials 10                               # a shorter run
+    python bench/quality.py --cost-only                                          # only what the stages cost
 
 Per split, ``--scored`` images are left out of the search (``--exclude``) and scored by ``runner evaluate``.
 Rows: a standardized logistic regression (StandardScaler + LogisticRegressionCV, C by cross-validated log loss) on
 the same cached features, globally average-pooled, fit on all the search's images; the search's single best trial as
-it was before these stages; + refit on all labelled images; + ensemble of trials (up to 5); + the
-logistic-regression probe offered to the ensemble as a member (``--probe``); + test-time augmentation; + temperature
-scaling (= the default search); and, with ``--finetune``, ``runner finetune`` of the default model. The stages are
+it was before these stages; + refit on all labelled images; + ensemble of trials (up to 5); + test-time augmentation;
++ temperature scaling (= the default search); the default with the logistic-regression probe offered to the ensemble
+as a member (``--probe``); and, with ``--finetune``, ``runner finetune`` of the default model. The stages are
 the same study finalized again with other settings (``--resume``), so they share their trials. The default search's
 time on cached features against the same search with every stage off shows what the stages cost. Real ImageNet
 weights (``--weights imagenet``) come from $KERAS_HOME: with ``../shared/keras`` copied to a temporary folder when
@@ -35,9 +36,9 @@ STAGES = {  # row -> settings of the finalization (the trials are shared)
     "single best trial (before)": {"refit": False, "ensemble": 1, "probe": False, "tta": False, "calibrate": False},
     "+ refit on all labelled": {"refit": True, "ensemble": 1, "probe": False, "tta": False, "calibrate": False},
     "+ ensemble (up to 5)": {"refit": True, "ensemble": 5, "probe": False, "tta": False, "calibrate": False},
-    "+ probe in the ensemble": {"refit": True, "ensemble": 5, "probe": True, "tta": False, "calibrate": False},
-    "+ test-time mirror": {"refit": True, "ensemble": 5, "probe": True, "tta": True, "calibrate": False},
+    "+ test-time mirror": {"refit": True, "ensemble": 5, "probe": False, "tta": True, "calibrate": False},
 }
+OPTIONS = {"default + --probe": {"probe": True}}  # rows beside the default: one option switched on
 DEFAULT = "+ calibration (default)"
 
 
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--scored", type=int, default=400, help="images per split the search never sees")
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--finetune", action="store_true", help="also fine-tune the default model (slow on CPU)")
+    ap.add_argument("--cost-only", action="store_true", help="only the cost line: split 0's search, off vs on")
     ap.add_argument("--workdir", default=None, help="MLflow store and cache (default: a temporary folder)")
     args = ap.parse_args()
     shared_keras = here.parent.parent / "shared/keras"
@@ -106,13 +108,17 @@ def main() -> None:
     )
     scores: dict[str, list[dict[str, float]]] = {}
     seconds: dict[str, list[float]] = {}
-    costs: list[tuple[float, float]] = []
+    costs: dict[str, float] = {}
     common = {"backbone": args.backbone, "weights": args.weights, "image_size": args.image_size, "trials": args.trials}
     common |= {"head": args.head} if args.head else {}
     sss = StratifiedShuffleSplit(args.splits, test_size=args.scored, random_state=0)
     for s, (train, test) in enumerate(sss.split(np.zeros(len(ds)), ds.labels)):
         exclude = work / f"exclude-{s}.txt"
         exclude.write_text("".join(f"{ds.names[i]}\n" for i in test))
+        if args.cost_only:
+            runner.search(data, **common, seed=s, exclude=str(exclude), study="cost-features")  # features cached
+            print_cost(cost(runner, data, common, exclude))
+            return
         folder = scored_folder(ds, Path(data), test, work / f"scored-{s}")
         name = f"quality-{s}"
         opts = common | {"seed": s, "exclude": str(exclude), "study": name, "register_name": name}
@@ -138,20 +144,18 @@ def main() -> None:
         m = classification_metrics(ds.labels[test], p, len(ds.classes))
         scores.setdefault("logistic regression probe", []).append(m)
         seconds.setdefault("logistic regression probe", []).append(time.perf_counter() - t)
-        for row, settings in STAGES.items():
+        for row, settings in (STAGES | OPTIONS).items():
             t = time.perf_counter()
             r = runner.search(data, **opts, resume=True, **settings)
             score(row, f"models:/{name}/{r.registered_model['version']}", time.perf_counter() - t)
         if s == 0:  # what the stages cost: the same search from scratch on cached features, all on vs all off
-            for label, settings in (("off", STAGES["single best trial (before)"]), ("on", {})):
-                t = time.perf_counter()
-                runner.search(data, **common, seed=s, exclude=str(exclude), study=f"cost-{label}", **settings)
-                costs.append((label, time.perf_counter() - t))
+            costs = cost(runner, data, common, exclude)
         if args.finetune:
             t = time.perf_counter()
             ft = runner.finetune(f"models:/{name}/{result.registered_model['version']}", register="always")
             score("finetune (default model)", f"models:/{name}/{ft.registered['version']}", time.perf_counter() - t)
-    order = ["logistic regression probe", *STAGES, DEFAULT] + (["finetune (default model)"] if args.finetune else [])
+    order = ["logistic regression probe", *STAGES, DEFAULT, *OPTIONS]
+    order += ["finetune (default model)"] if args.finetune else []
     print(
         f"\n{ds.name}, {args.backbone} ({args.head or 'default heads'}) {args.weights} {args.image_size} px, "
         f"{args.splits} splits x {args.scored} "
@@ -167,10 +171,29 @@ def main() -> None:
             f"{np.mean(seconds[row]):.0f} |"
         )
     if costs:
-        off, on = dict(costs)["off"], dict(costs)["on"]
-        print(
-            f"\nsearch on cached features, split 0: every stage off {off:.0f} s, default {on:.0f} s (x{on / off:.2f})"
-        )
+        print_cost(costs)
+
+
+def cost(runner: object, data: str, common: dict, exclude: Path) -> dict[str, float]:
+    """Seconds of the same search (split 0) on cached features: every stage off, the defaults, with and without
+    the probe."""
+    cases = (("off", STAGES["single best trial (before)"]), ("on", {}))
+    cases += (("probe", {"probe": True}), ("no probe", {"probe": False}))
+    out = {}
+    for label, settings in cases:
+        t = time.perf_counter()
+        study = f"cost-{label.replace(' ', '-')}"
+        runner.search(data, **common, seed=0, exclude=str(exclude), study=study, **settings)  # type: ignore[attr-defined]
+        out[label] = time.perf_counter() - t
+    return out
+
+
+def print_cost(c: dict[str, float]) -> None:
+    off, on = c["off"], c["on"]
+    print(
+        f"\nsearch on cached features, split 0: every stage off {off:.0f} s, default {on:.0f} s (x{on / off:.2f}); "
+        f"with the probe {c['probe']:.0f} s, without {c['no probe']:.0f} s (x{c['probe'] / c['no probe']:.2f})"
+    )
 
 
 if __name__ == "__main__":

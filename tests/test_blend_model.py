@@ -42,7 +42,7 @@ def test_registered_model_applies_ensemble_probe_tta_and_temperature(workdir: Pa
 
     monkeypatch.setattr(members_mod, "decide", forced)
     root = make_folders(workdir / "train", per_class=12)
-    r = runner.search(str(root), trials=3, seed=0, **SMALL)
+    r = runner.search(str(root), trials=3, seed=0, probe=True, **SMALL)
     assert (
         r.backbone == "tiny_cnn"
         and r.model["tta"] is True

@@ -70,7 +70,7 @@ def test_scored_rows_are_validation_rows_or_out_of_fold() -> None:
     assert again.c == probe.c and np.allclose(again.proba(both), want)
 
 
-def test_a_search_offers_the_probe_and_no_probe_does_not(workdir) -> None:
+def test_the_probe_is_offered_with_probe_only(workdir) -> None:
     import mlflow
     from conftest import make_folders
 
@@ -79,9 +79,9 @@ def test_a_search_offers_the_probe_and_no_probe_does_not(workdir) -> None:
 
     small = {"backbone": "tiny_cnn", "weights": "none", "image_size": 32, "epochs": 3, "study": "probe"}
     root = make_folders(workdir / "train", per_class=12)
-    r = runner.search(str(root), trials=2, seed=0, **small)
-    assert "probe" in r.model["val_scores"]  # offered: its own validation score is reported and logged
-    logged = mlflow.MlflowClient(tracking.tracking_uri()).get_run(r.parent_run_id).data.metrics
-    assert logged["val_probe_log_loss"] == pytest.approx(r.model["val_scores"]["probe"]["log_loss"])
-    again = runner.search(str(root), trials=2, seed=0, resume=True, probe=False, **small)  # finalized again
-    assert "probe" not in again.model["val_scores"] and "probe" not in again.model["members"]
+    r = runner.search(str(root), trials=2, seed=0, **small)  # the default: not offered
+    assert "probe" not in r.model["val_scores"] and "probe" not in r.model["members"]
+    again = runner.search(str(root), trials=2, seed=0, resume=True, probe=True, **small)  # finalized again
+    assert "probe" in again.model["val_scores"]  # offered: its own validation score is reported and logged
+    logged = mlflow.MlflowClient(tracking.tracking_uri()).get_run(again.parent_run_id).data.metrics
+    assert logged["val_probe_log_loss"] == pytest.approx(again.model["val_scores"]["probe"]["log_loss"])

@@ -74,7 +74,7 @@ class SearchConfig:
     refit: bool = _opt(True, "Train the chosen model(s) again on training + validation images before registering.")
     ensemble: int = _opt(5, "Greedy ensemble of up to K trials' models (1: the single best trial).")
     probe: bool = _opt(
-        True, "Offer the ensemble a standardized logistic regression on averaged features (C by cross-validation)."
+        False, "Offer the ensemble a standardized logistic regression on averaged features (C by cross-validation)."
     )
     tta: bool = _opt(True, "Test-time augmentation: average each image with its mirror image when that scores better.")
     calibrate: bool = _opt(True, "Temperature scaling of the probabilities, fitted on validation predictions.")
