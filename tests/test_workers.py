@@ -80,6 +80,23 @@ def check_shared_study(storage: str, uri: str, name: str, total: int, results: l
     assert len(versions) == 1
 
 
+def test_workers_creating_the_experiment_at_once_share_it(workdir: Path) -> None:
+    """Two workers that start together both find no experiment and both create it: the second one's create fails
+    (it exists), and that worker uses the other's (before, the study's creator died of it and the other worker
+    waited 300 s for a parent run that never came)."""
+    uri = tracking.tracking_uri()
+    cl = tracking.client(uri)
+    theirs = tracking.experiment_id(cl, uri, "race")  # the other worker, a moment earlier
+    real, calls = cl.get_experiment_by_name, []
+
+    def looked_too_early(name: str):
+        calls.append(name)
+        return None if len(calls) == 1 else real(name)
+
+    cl.get_experiment_by_name = looked_too_early
+    assert tracking.experiment_id(cl, uri, "race") == theirs and len(calls) == 2
+
+
 def test_two_workers_share_a_journal_study(workdir: Path) -> None:
     root = make_folders(workdir / "train", per_class=8)
     storage = f"journal://{workdir / 'study.log'}"

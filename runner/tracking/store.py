@@ -116,5 +116,12 @@ def experiment_id(cl: MlflowClient, uri: str, name: str) -> str:
     location = None
     if sqlite_path(uri) is not None:
         location = (local_root(uri) / "artifacts").resolve().as_uri()
-    # the MLflow UI's "Model training" kind (not GenAI): runs, metrics and models, not traces
-    return cl.create_experiment(name, artifact_location=location, tags={KIND_TAG: "custom_model_development"})
+    from mlflow.exceptions import MlflowException
+
+    try:  # the MLflow UI's "Model training" kind (not GenAI): runs, metrics and models, not traces
+        return cl.create_experiment(name, artifact_location=location, tags={KIND_TAG: "custom_model_development"})
+    except MlflowException:
+        exp = cl.get_experiment_by_name(name)  # another worker created it at the same moment (the study's workers
+        if exp is None:  # start together): theirs is ours
+            raise
+        return exp.experiment_id
