@@ -52,8 +52,7 @@ def choose(
     probe = None
     features = pooled(objective.arrays[backbone]) if cfg.ensemble > 1 and cfg.probe else None
     if features is not None:
-        probe, preds = scored(features, cfg.folds, cfg.seed)
-        probe.backbone = backbone
+        probe, preds = scored(features, cfg.folds, cfg.seed, backbone)
         plain[PROBE] = preds["proba"]
         if "mirror" in preds:
             mirror[PROBE] = preds["mirror"]

@@ -37,7 +37,7 @@ class Probe:
     coef: np.ndarray
     intercept: np.ndarray
     c: float
-    backbone: str = ""  # whose features it was fitted on (set by the caller)
+    backbone: str = ""  # whose features it was fitted on
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         z = _flat(x) @ self.coef + self.intercept
@@ -119,14 +119,16 @@ def pooled(a: Arrays) -> Arrays | None:
     return a.averaged() if ndim == 4 else a
 
 
-def scored(a: Arrays, folds: int, seed: int) -> tuple[Probe, dict[str, np.ndarray]]:
-    """The probe fitted on the training rows, and its predictions on the rows trials are scored on: the validation
-    rows, or out of fold on the training rows with --folds (the same folds as the trials'), plain and mirrored."""
+def scored(a: Arrays, folds: int, seed: int, backbone: str = "") -> tuple[Probe, dict[str, np.ndarray]]:
+    """The probe fitted on the training rows of ``backbone``'s features ``a``, and its predictions on the rows trials
+    are scored on: the validation rows, or out of fold on the training rows with --folds (the same folds as the
+    trials'), plain and mirrored."""
     from runner.searching.crossfit import splits
 
     x = a.x_train.read()
     c = choose_c(x, a.y_train, seed)
     probe = fit(x, a.y_train, c, overwrite=True)
+    probe.backbone = backbone
     del x
     if folds <= 1:
         out = {"proba": probe.proba(a.x_val.read())}
