@@ -78,8 +78,7 @@ def choose_c(x: np.ndarray, y: np.ndarray, seed: int, folds: int = 5) -> float:
 
     if len(y) > CV_ROWS:
         x, _, y, _ = train_test_split(x, y, train_size=CV_ROWS, stratify=y, random_state=seed)
-    x = _flat(x)
-    x = (x - x.mean(axis=0)) / _scale(x)
+    x = _standardized(x)[0]
     folds = max(2, min(folds, int(np.bincount(y).min())))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
@@ -88,21 +87,23 @@ def choose_c(x: np.ndarray, y: np.ndarray, seed: int, folds: int = 5) -> float:
     return float(np.ravel(lr.C_)[0])
 
 
-def _scale(x: np.ndarray) -> np.ndarray:
-    std = x.std(axis=0)
-    return np.where(std > 1e-12, std, 1.0)
+def _standardized(x: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows standardized, mean, std) of (n, features) float32 rows; ``overwrite``: in place when ``x`` allows it
+    (rows read for this fit alone: no second copy of them in memory)."""
+    x = _flat(x)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0).astype(x.dtype)
+    if overwrite and x.flags.writeable:
+        x -= mean
+        x /= std
+        return x, mean, std
+    return (x - mean) / std, mean, std
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float, overwrite: bool = False) -> Probe:
     """A standardized logistic regression with this C, its weights returned on the raw features. ``overwrite``:
-    standardize ``x`` in place (rows read for this fit alone: no second copy of them in memory)."""
-    x = _flat(x)
-    mean, std = x.mean(axis=0), _scale(x)
-    if overwrite and x.flags.writeable:
-        x -= mean
-        x /= std
-    else:
-        x = (x - mean) / std
+    standardize ``x`` in place (see :func:`_standardized`)."""
+    x, mean, std = _standardized(x, overwrite)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lr = _logistic(c).fit(x, y)
