@@ -36,13 +36,14 @@ def test_registered_model_applies_ensemble_probe_tta_and_temperature(workdir: Pa
 
     def forced(plain, mirror, *args, **kwargs):  # the decisions a bigger data set would make, made here
         blend = real(plain, mirror, *args, **kwargs)
-        best, other = args[2], next(t for t in sorted(plain) if t not in (args[2], PROBE))
+        best, other = sorted(t for t in plain if t != PROBE)[:2]
         blend.members, blend.tta, blend.temperature = {best: 0.5, other: 0.3, PROBE: 0.2}, True, 1.7
+        blend.first = best
         return blend
 
     monkeypatch.setattr(members_mod, "decide", forced)
     root = make_folders(workdir / "train", per_class=12)
-    r = runner.search(str(root), trials=3, seed=0, probe=True, **SMALL)
+    r = runner.search(str(root), trials=3, seed=0, **SMALL)
     assert (
         r.backbone == "tiny_cnn"
         and r.model["tta"] is True

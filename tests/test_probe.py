@@ -70,7 +70,7 @@ def test_scored_rows_are_validation_rows_or_out_of_fold() -> None:
     assert again.c == probe.c and np.allclose(again.proba(both), want)
 
 
-def test_the_probe_is_offered_with_probe_only(workdir) -> None:
+def test_the_probe_is_offered_unless_no_probe_on_validation_predictions_too(workdir) -> None:
     import mlflow
     from conftest import make_folders
 
@@ -78,10 +78,11 @@ def test_the_probe_is_offered_with_probe_only(workdir) -> None:
     from runner import tracking
 
     small = {"backbone": "tiny_cnn", "weights": "none", "image_size": 32, "epochs": 3, "study": "probe"}
+    small |= {"select_folds": 0}  # decided on the trials' validation predictions (out of fold: tests/test_honest.py)
     root = make_folders(workdir / "train", per_class=12)
-    r = runner.search(str(root), trials=2, seed=0, **small)  # the default: not offered
+    r = runner.search(str(root), trials=2, seed=0, probe=False, **small)
     assert "probe" not in r.model["val_scores"] and "probe" not in r.model["members"]
-    again = runner.search(str(root), trials=2, seed=0, resume=True, probe=True, **small)  # finalized again
+    again = runner.search(str(root), trials=2, seed=0, resume=True, **small)  # finalized again, the probe on
     assert "probe" in again.model["val_scores"]  # offered: its own validation score is reported and logged
     logged = mlflow.MlflowClient(tracking.tracking_uri()).get_run(again.parent_run_id).data.metrics
     assert logged["val_probe_log_loss"] == pytest.approx(again.model["val_scores"]["probe"]["log_loss"])

@@ -74,7 +74,12 @@ class SearchConfig:
     refit: bool = _opt(True, "Train the chosen model(s) again on training + validation images before registering.")
     ensemble: int = _opt(5, "Greedy ensemble of up to K trials' models (1: the single best trial).")
     probe: bool = _opt(
-        False, "Offer the ensemble a standardized logistic regression on averaged features (C by cross-validation)."
+        True, "Offer the ensemble a standardized logistic regression on averaged features (C by cross-validation)."
+    )
+    select_folds: int = _opt(
+        3,
+        "Decide the ensemble on out-of-fold predictions: the best trials and the probe cross-fitted on all labelled "
+        "images in K folds, trained as the refit trains them (0: on the trials' validation predictions).",
     )
     tta: bool = _opt(True, "Test-time augmentation: average each image with its mirror image when that scores better.")
     calibrate: bool = _opt(True, "Temperature scaling of the probabilities, fitted on validation predictions.")
@@ -148,6 +153,14 @@ class SearchConfig:
             "pass e.g. --memory-budget 1024",
         )
         count("ensemble", self.ensemble, 1, "5")
+        count("select-folds", self.select_folds, 0, "3")
+        require(
+            self.select_folds != 1,
+            "bad --select-folds",
+            self.select_folds,
+            "0 (decide on validation predictions) or at least 2 folds",
+            "pass --select-folds 3 (or 0)",
+        )
         require(
             isinstance(self.augment_views, int) and 0 <= self.augment_views <= 64,
             "bad --augment-views",
@@ -191,6 +204,7 @@ class SearchConfig:
             "refit": self.refit,
             "ensemble": self.ensemble,
             "probe": self.probe,
+            "select_folds": self.select_folds,
             "tta": self.tta,
             "calibrate": self.calibrate,
         }

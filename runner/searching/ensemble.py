@@ -20,6 +20,8 @@ class Blend:
     """The decisions and the validation scores that justify them, stage by stage."""
 
     members: dict[int, float]  # trial number (or the probe's PROBE) -> weight (sums to 1)
+    first: int | None = None  # the member the greedy selection started from (fine-tuning starts there)
+    decided_on: str = "validation"  # or "out-of-fold" (:mod:`runner.searching.honest`)
     tta: bool = False
     temperature: float = 1.0
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> validation metrics
@@ -30,6 +32,7 @@ class Blend:
         """What the parent run and ``--json`` report."""
         return {
             "members": {member_name(t): round(w, 4) for t, w in self.members.items()},
+            "decided_on": self.decided_on,
             "tta": self.tta,
             "temperature": round(self.temperature, 4),
             "val_scores": self.scores,
@@ -37,7 +40,7 @@ class Blend:
         }
 
 
-def _key(metrics: dict[str, float], metric: str) -> tuple[float, float]:
+def score_key(metrics: dict[str, float], metric: str) -> tuple[float, float]:
     """Smaller is better: log loss; or accuracy first, then log loss."""
     if metric == "accuracy":
         return (-metrics["accuracy"], metrics["log_loss"])
@@ -54,10 +57,10 @@ def greedy(
     """Start from ``first`` (the study's best trial), add up to ``k - 1`` trials (with replacement), each the one
     that most improves the mean's score, and keep the best prefix; weights = times chosen / prefix length."""
     chosen, total = [first], preds[first].astype(np.float64)
-    best, best_len = _key(classification_metrics(y, total, n_classes), metric), 1
+    best, best_len = score_key(classification_metrics(y, total, n_classes), metric), 1
     for _ in range(k - 1):
         n = len(chosen) + 1
-        scored = {t: _key(classification_metrics(y, (total + p) / n, n_classes), metric) for t, p in preds.items()}
+        scored = {t: score_key(classification_metrics(y, (total + p) / n, n_classes), metric) for t, p in preds.items()}
         t = min(scored, key=lambda t: (scored[t], t))
         chosen.append(t)
         total = total + preds[t]
@@ -76,20 +79,22 @@ def decide(
     k: int,
     metric: str,
     calibrate: bool,
+    members: dict[int, float] | None = None,
 ) -> Blend:
-    """Ensemble, then TTA (kept only when it improves the metric), then temperature (kept when it lowers log loss)."""
+    """Ensemble (``members`` when chosen already), then TTA (kept only when it improves the metric), then
+    temperature (kept when it lowers log loss)."""
 
     def metrics(p: np.ndarray) -> dict[str, float]:
         return classification_metrics(y, p, n_classes)
 
-    blend = Blend(greedy(plain, y, n_classes, best, k, metric))
+    blend = Blend(members or greedy(plain, y, n_classes, best, k, metric), first=best)
     blend.scores["best_single"] = metrics(plain[best])
     p = mix(plain, blend.members)
     blend.scores["ensemble"] = metrics(p)
     if mirror is not None:
         p_tta = mix({t: (plain[t] + mirror[t]) / 2 for t in blend.members}, blend.members)
         blend.scores["tta"] = metrics(p_tta)
-        blend.tta = _key(blend.scores["tta"], metric) < _key(blend.scores["ensemble"], metric)
+        blend.tta = score_key(blend.scores["tta"], metric) < score_key(blend.scores["ensemble"], metric)
         p = p_tta if blend.tta else p
     blend.ece["before"] = ece(p, y, n_classes)
     blend.curves = {"y": y, "before": p}

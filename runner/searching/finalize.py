@@ -105,8 +105,8 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
     blend, chosen, probe = members.choose(cl, objective, done, best, sizes)
     parts, refitted = members.members(objective, prep, blend, chosen, cfg.refit, probe)
     model = end_to_end(parts, blend.tta, blend.temperature)
-    if objective.cross or refitted:  # the best trial as validated: fine-tuning starts there
-        validated, holdout = members.validated(objective, best)
+    if objective.cross or refitted:  # the blend's first member as validated: fine-tuning starts there
+        validated, holdout = members.lead(objective, blend, done, probe)
         if objective.cross:  # scored on the validation split, beside the cross-validated metrics
             metrics = holdout | {f"cv_{k}": v for k, v in metrics.items()}
         weights = {f"w{i}": w for i, w in enumerate(validated.get_weights())}
@@ -134,7 +134,7 @@ def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResu
                 }
                 for m in parts
             ],
-            "best_member": f"member_{best.number}" if best.number in blend.members else parts[0].layer_name,
+            "best_member": next((m.layer_name for m in parts if m.trial == blend.first), parts[0].layer_name),
             "tta": blend.tta,
             "temperature": blend.temperature,
             "refit": refitted,

@@ -10,8 +10,9 @@ import numpy as np
 from runner import tracking
 from runner.features.endtoend import Member
 from runner.metrics import classification_metrics
+from runner.searching import honest
 from runner.searching.choice import Choice
-from runner.searching.ensemble import Blend, decide
+from runner.searching.ensemble import Blend, decide, greedy
 from runner.searching.objective import Objective
 from runner.searching.predictions import PREDICTIONS
 from runner.searching.probe import NAME, PROBE, Probe, member_name, pooled, refitted, scored
@@ -28,10 +29,14 @@ def choose(
 ) -> tuple[Blend, list[Any], Probe | None]:
     """The blend of the finished trials and the probe (the best trial alone when predictions are missing), its
     trials, and the probe when the blend chose it; members share the best trial's input size (one end-to-end model
-    takes one image size). The blend starts from the study's best trial: fine-tuning starts there."""
+    takes one image size). Decided on out-of-fold predictions (:func:`cross_fitted`) where the candidates can be
+    cross-fitted, else on the trials' validation predictions, starting from the study's best trial."""
     cfg = objective.config
     backbone = Choice.of(best).backbone
     size, y, n_classes = sizes[backbone], scored_labels(objective, backbone), objective.arrays[backbone].n_classes
+    trials = honest.candidates(objective, done, size, sizes)
+    if cfg.ensemble > 1 and cfg.select_folds > 1 and not objective.cross and trials:
+        return cross_fitted(objective, trials, backbone)
     plain: dict[int, np.ndarray] = {}
     mirror: dict[int, np.ndarray] = {}
     by_number = {t.number: t for t in done}
@@ -73,6 +78,26 @@ def choose(
     return blend, chosen, probe if PROBE in blend.members else None
 
 
+def cross_fitted(objective: Objective, trials: list[Any], backbone: str) -> tuple[Blend, list[Any], Probe | None]:
+    """The blend decided on the candidates' out-of-fold predictions (:mod:`runner.searching.honest`): greedy
+    selection on all labelled rows from the best candidate alone, mirror and temperature on the validation rows."""
+    cfg = objective.config
+    a = objective.arrays[backbone]
+    features = pooled(a) if cfg.probe else None
+    h = honest.predictions(objective, trials, features, cfg.select_folds, backbone)
+    first = h.best(a.n_classes, cfg.metric)
+    chosen = greedy(h.plain, h.y, a.n_classes, first, cfg.ensemble, cfg.metric)
+    on_val = {t: p[h.val] for t, p in h.plain.items()}
+    mirror = h.mirror if cfg.tta and h.mirror else None
+    blend = decide(on_val, mirror, h.y[h.val], a.n_classes, first, cfg.ensemble, cfg.metric, cfg.calibrate, chosen)
+    blend.decided_on = "out-of-fold"
+    if PROBE in on_val:
+        blend.scores["probe"] = classification_metrics(h.y[h.val], on_val[PROBE], a.n_classes)
+    by_number = {t.number: t for t in trials}
+    members = [by_number[n] for n in blend.members if n != PROBE]
+    return blend, members, h.probe if PROBE in blend.members else None
+
+
 def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
     """Whether the trial's validation loss stayed within ``tolerance`` x its minimum over the ``after`` epochs that
     followed it (on average). A model that is good only when stopped at exactly the right epoch cannot be trained
@@ -86,16 +111,17 @@ def steady(trial: Any, after: int = 3, tolerance: float = 1.1) -> bool:
     return not following or float(np.mean(following)) <= tolerance * float(val[best])
 
 
-def train_member(objective: Objective, trial: Any, refit: bool) -> tuple[Any, bool]:
+def train_member(objective: Objective, trial: Any, refit: bool, measured: bool = False) -> tuple[Any, bool]:
     """The trial's head model: trained again on training + validation rows for its refit epochs (``refit``; only
-    for a :func:`steady` trial, not for one trained on augmented views, which exist for the training rows only, and
-    not after successive halving: see :meth:`Objective._score`), else its own weights (kept on disk by this
-    process, or trained again with its seed: deterministic; after successive halving only its last rung, which
-    trained from scratch). Returns (model, refitted)."""
+    for a :func:`steady` trial unless ``measured``: chosen on out-of-fold predictions of that very training; not for
+    one trained on augmented views, which exist for the training rows only, and not after successive halving: see
+    :meth:`Objective._score`), else its own weights (kept on disk by this process, or trained again with its seed:
+    deterministic; after successive halving only its last rung, which trained from scratch).
+    Returns (model, refitted)."""
     cfg = objective.config
     choice = Choice.of(trial)
     head, a = objective.heads[choice.head], objective.features(choice)
-    if refit and not choice.views and "refit_epochs" in trial.user_attrs and steady(trial):
+    if refit and not choice.views and "refit_epochs" in trial.user_attrs and (measured or steady(trial)):
         x = a.x_train.concat(a.x_val)
         y = np.concatenate([a.y_train, a.y_val])
         epochs = int(trial.user_attrs["refit_epochs"])
@@ -119,6 +145,15 @@ def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
     return objective.full(choice, fit.model), fit.metrics
 
 
+def lead(objective: Objective, blend: Blend, done: list[Any], probe: Probe | None) -> tuple[Any, dict[str, float]]:
+    """The member the blend started from, as validated (trained on the training rows only; fine-tuning starts there),
+    and its validation metrics (see :func:`validated`)."""
+    first = blend.first if blend.first is not None else max(blend.members, key=lambda t: blend.members[t])
+    if first == PROBE and probe is not None:
+        return probe.head(tuple(objective.arrays[probe.backbone].x_train.shape[1:])), {}
+    return validated(objective, next(t for t in done if t.number == first))
+
+
 def members(
     objective: Objective, prep: Any, blend: Blend, trials: list[Any], refit: bool, probe: Probe | None = None
 ) -> tuple[list[Member], int]:
@@ -127,7 +162,7 @@ def members(
     for t in trials:
         choice = Choice.of(t)
         fs = prep.sets[choice.backbone]
-        model, again = train_member(objective, t, refit)
+        model, again = train_member(objective, t, refit, blend.decided_on == "out-of-fold")
         done += again
         out.append(Member(t.number, fs.spec, fs.size, fs.weights, fs.entry, model, blend.members[t.number]))
     if probe is not None:
