@@ -57,18 +57,24 @@ def fit_temperature(p: np.ndarray, y: np.ndarray, n_classes: int, bounds: tuple[
 
 
 def checked_temperature(
-    p: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0, min_errors: int = 5
+    p: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    folds: int = 5,
+    seed: int = 0,
+    min_errors: int = 5,
+    soften_only: bool = False,
 ) -> float:
     """A temperature fitted on (p, y), or 1.0 unless it lowers log loss on held-out rows: fitted on the other
-    folds and scored on each fold in turn. With fewer than ``min_errors`` misclassified rows it may only soften
-    (T >= 1): on nearly separable rows a fitted temperature would sharpen without limit, and the first mistake
-    on new images would cost the more for it."""
+    folds and scored on each fold in turn. With fewer than ``min_errors`` misclassified rows (or ``soften_only``)
+    it may only soften (T >= 1): on nearly separable rows a fitted temperature would sharpen without limit, and the
+    first mistake on new images would cost the more for it."""
     from sklearn.model_selection import StratifiedKFold
 
     if len(y) < 2 * folds or np.bincount(y, minlength=n_classes).min() < folds:
         return 1.0
     errors = int(np.sum(as_matrix(p, n_classes).argmax(axis=1) != y))
-    bounds = (0.5, 4.0) if errors >= min_errors else (1.0, 4.0)
+    bounds = (0.5, 4.0) if errors >= min_errors and not soften_only else (1.0, 4.0)
     held, plain = 0.0, 0.0
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
         t = fit_temperature(p[tr], y[tr], n_classes, bounds)

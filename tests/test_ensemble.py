@@ -57,6 +57,10 @@ def test_temperature_softens_overconfidence_and_leaves_separable_rows_alone() ->
     assert checked_temperature(separable, y, 2) == 1.0  # no mistakes to learn a sharper scale from
     few = y[:6]
     assert checked_temperature(overconfident[:6], few, 2) == 1.0  # too few rows to check on held-out folds
+    underconfident = (1 / (1 + np.exp(-0.3 * logit)))[:, None]
+    assert checked_temperature(underconfident, y, 2) < 0.8  # sharper: the scores were too soft
+    assert checked_temperature(underconfident, y, 2, soften_only=True) == pytest.approx(1.0, abs=1e-3)
+    assert checked_temperature(overconfident, y, 2, soften_only=True) == pytest.approx(t, rel=1e-4)  # softening: yes
 
 
 def test_scale_matches_the_softmax_form() -> None:

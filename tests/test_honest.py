@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from runner.features.endtoend import BEFORE_REFIT
 from runner.searching import honest
 from runner.searching.arrays import Arrays
 from runner.searching.choice import ATTR
@@ -73,9 +74,14 @@ def test_a_default_search_decides_out_of_fold_and_registers_what_it_chose(workdi
     assert set(r.model["val_scores"]) >= {"best_single", "probe", "ensemble"}
     logged = mlflow.MlflowClient(tracking.tracking_uri()).get_run(r.parent_run_id).data.metrics
     assert logged["val_probe_log_loss"] == pytest.approx(r.model["val_scores"]["probe"]["log_loss"])
-    ens = load(f"models:/{r.registered_model['name']}/{r.registered_model['version']}").meta["ensemble"]
+    loaded = load(f"models:/{r.registered_model['name']}/{r.registered_model['version']}")
+    ens = loaded.meta["ensemble"]
     layers = {m["layer"] for m in ens["members"]}
     assert layers == {f"member_{t}" for t in r.model["members"]} and ens["best_member"] in layers
+    # fine-tuning starts from the blend's first member as validated: its weights from before the refit, same shapes
+    before = tracking.load_arrays(mlflow.MlflowClient(tracking.tracking_uri()), r.parent_run_id, BEFORE_REFIT)
+    lead = loaded.model.get_layer(ens["best_member"]).get_weights()
+    assert [before[f"w{i}"].shape for i in range(len(before))] == [w.shape for w in lead]
     again = runner.search(str(root), trials=3, seed=0, study="oof", resume=True, select_folds=0, probe=False, **SMALL)
     assert again.model["decided_on"] == "validation" and "probe" not in again.model["members"]
     assert again.model["members"] and again.model["val_scores"]["best_single"] != r.model["val_scores"]["best_single"]

@@ -105,7 +105,8 @@ def _model_line(model: dict[str, Any]) -> str:
     """What the registered model is: its members and weights, mirror averaging, temperature, refit."""
     members = model["members"]
     if len(members) == 1:
-        what = f"trial #{next(iter(members))}"
+        only = next(iter(members))
+        what = "the logistic-regression probe" if only == "probe" else f"trial #{only}"
     else:
         shown = ", ".join(f"{t if t == 'probe' else '#' + t} x{w:.2f}" for t, w in members.items())
         what = f"ensemble of {len(members)} members ({shown})"
@@ -113,6 +114,7 @@ def _model_line(model: dict[str, Any]) -> str:
     extras = [f"{refitted} of {n} refitted on all labelled images" if refitted else "not refitted"]
     extras += ["mirror-image averaging" if model["tta"] else "no mirror averaging"]
     extras += [f"temperature {model['temperature']:.2f}" if model["temperature"] != 1.0 else "no temperature"]
+    extras += [f"decided on {model.get('decided_on', 'validation')} predictions"]
     return f"{what}; {', '.join(extras)}"
 
 

@@ -80,9 +80,10 @@ def decide(
     metric: str,
     calibrate: bool,
     members: dict[int, float] | None = None,
+    soften_only: bool = False,
 ) -> Blend:
     """Ensemble (``members`` when chosen already), then TTA (kept only when it improves the metric), then
-    temperature (kept when it lowers log loss)."""
+    temperature (kept when it lowers log loss; ``soften_only``: T >= 1, see :func:`checked_temperature`)."""
 
     def metrics(p: np.ndarray) -> dict[str, float]:
         return classification_metrics(y, p, n_classes)
@@ -99,7 +100,7 @@ def decide(
     blend.ece["before"] = ece(p, y, n_classes)
     blend.curves = {"y": y, "before": p}
     if calibrate:  # kept only when it lowers log loss on held-out validation rows
-        t = checked_temperature(p, y, n_classes)
+        t = checked_temperature(p, y, n_classes, soften_only=soften_only)
         if t != 1.0:
             blend.temperature, p = t, scale(p, t)
         blend.scores["calibrated"] = metrics(p)

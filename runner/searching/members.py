@@ -89,7 +89,11 @@ def cross_fitted(objective: Objective, trials: list[Any], backbone: str) -> tupl
     chosen = greedy(h.plain, h.y, a.n_classes, first, cfg.ensemble, cfg.metric)
     on_val = {t: p[h.val] for t, p in h.plain.items()}
     mirror = h.mirror if cfg.tta and h.mirror else None
-    blend = decide(on_val, mirror, h.y[h.val], a.n_classes, first, cfg.ensemble, cfg.metric, cfg.calibrate, chosen)
+    # the temperature may only soften: it is fitted on fold models trained on 2/3 of the rows the registered members
+    # are refitted on, which are the more confident for it (a sharpening one fitted here cost 0.02 log loss on one
+    # split of 2,000 photos: 0.1098 against 0.0883 without)
+    y_val, n = h.y[h.val], a.n_classes
+    blend = decide(on_val, mirror, y_val, n, first, cfg.ensemble, cfg.metric, cfg.calibrate, chosen, soften_only=True)
     blend.decided_on = "out-of-fold"
     if PROBE in on_val:
         blend.scores["probe"] = classification_metrics(h.y[h.val], on_val[PROBE], a.n_classes)
