@@ -78,9 +78,10 @@ def summarize(st: Any, parent_id: str, exp_id: str) -> SearchResult:
 
 
 def finalize(opened: Opened, objective: Objective, prep: Prepared) -> SearchResult:
-    """The finished trials' blend (ensemble, test-time augmentation, temperature: decided on their validation
-    predictions), each member refitted on all labelled rows, logged as one end-to-end model and registered; the
-    parent run's summary. The reported validation metrics stay the honest ones of the best trial before the refit."""
+    """The finished trials' blend (ensemble, test-time augmentation, temperature: decided on out-of-fold predictions
+    of the best trials and the probe, or on the trials' validation predictions: :func:`members.choose`), each member
+    refitted on all labelled rows, logged as one end-to-end model and registered; the parent run's summary. The
+    reported validation metrics stay the honest ones of the study's best trial before the refit."""
     from optuna.trial import TrialState
 
     from runner.features.endtoend import BEFORE_REFIT, end_to_end, model_metadata
