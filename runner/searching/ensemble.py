@@ -14,6 +14,8 @@ import numpy as np
 from runner.metrics import checked_temperature, classification_metrics, ece, scale
 from runner.searching.probe import member_name
 
+OUT_OF_FOLD = "out-of-fold"  # Blend.decided_on: the candidates' cross-fitted predictions (searching/honest.py)
+
 
 @dataclass
 class Blend:
@@ -21,7 +23,7 @@ class Blend:
 
     members: dict[int, float]  # trial number (or the probe's PROBE) -> weight (sums to 1)
     first: int | None = None  # the member the greedy selection started from (fine-tuning starts there)
-    decided_on: str = "validation"  # or "out-of-fold" (:mod:`runner.searching.honest`)
+    decided_on: str = "validation"  # or OUT_OF_FOLD
     tta: bool = False
     temperature: float = 1.0
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> validation metrics

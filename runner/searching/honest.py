@@ -77,14 +77,13 @@ def _val_rows(va: np.ndarray, n_train: int) -> np.ndarray:
 
 
 def predictions(objective: Objective, trials: list[Any], probe_rows: Arrays | None, k: int, backbone: str) -> Honest:
-    """Every candidate's out-of-fold predictions in ``k`` folds (see the module's docstring); ``probe_rows``: the
-    probe's averaged features of ``backbone``, or None for no probe."""
+    """Every candidate's out-of-fold predictions in ``k`` folds (see the module's docstring); the labels and the
+    blend's input are ``backbone``'s; ``probe_rows``: the probe's averaged features of it, or None for no probe."""
     import keras
 
     from runner import memory
 
-    first = objective.arrays[Choice.of(trials[0]).backbone] if trials else probe_rows
-    assert first is not None
+    first = objective.arrays[backbone]
     n_train = len(first.y_train)
     y = np.concatenate([first.y_train, first.y_val])
     seed = objective.config.seed
@@ -97,8 +96,8 @@ def predictions(objective: Objective, trials: list[Any], probe_rows: Arrays | No
         a = objective.features(choice)
         x = a.x_train.concat(a.x_val)
         plain, mirror = np.zeros((len(y), width)), np.zeros((len(a.y_val), width))
+        epochs = int(t.user_attrs["refit_epochs"])
         for i, (tr, va) in enumerate(parts):
-            epochs = int(t.user_attrs["refit_epochs"])
             fold_seed = seed + t.number + SEED_STRIDE * (i + 1)
             fitted = objective.fit(choice, x.subset(tr), y[tr], None, None, fold_seed, epochs)
             plain[va] = predict_rows(fitted.model, x.subset(va))

@@ -12,7 +12,7 @@ from runner.features.endtoend import Member
 from runner.metrics import classification_metrics
 from runner.searching import honest
 from runner.searching.choice import Choice
-from runner.searching.ensemble import Blend, decide, greedy
+from runner.searching.ensemble import OUT_OF_FOLD, Blend, decide, greedy
 from runner.searching.objective import Objective
 from runner.searching.predictions import PREDICTIONS
 from runner.searching.probe import NAME, PROBE, Probe, member_name, pooled, refitted, scored
@@ -34,9 +34,10 @@ def choose(
     cfg = objective.config
     backbone = Choice.of(best).backbone
     size, y, n_classes = sizes[backbone], scored_labels(objective, backbone), objective.arrays[backbone].n_classes
-    trials = honest.candidates(objective, done, size, sizes)
-    if cfg.ensemble > 1 and cfg.select_folds > 1 and not objective.cross and trials:
-        return cross_fitted(objective, trials, backbone)
+    if cfg.ensemble > 1 and cfg.select_folds > 1 and not objective.cross:
+        candidates = honest.candidates(objective, done, size, sizes)
+        if candidates:
+            return cross_fitted(objective, candidates, backbone)
     plain: dict[int, np.ndarray] = {}
     mirror: dict[int, np.ndarray] = {}
     by_number = {t.number: t for t in done}
@@ -53,7 +54,7 @@ def choose(
         if "mirror" in arrays:
             mirror[t.number] = arrays["mirror"].astype(np.float64)
     if best.number not in plain:  # a study from an older runner: the best trial alone, as it was
-        return Blend({best.number: 1.0}), [best], None
+        return Blend({best.number: 1.0}, first=best.number), [best], None
     probe = None
     features = pooled(objective.arrays[backbone]) if cfg.ensemble > 1 and cfg.probe else None
     if features is not None:
@@ -94,9 +95,9 @@ def cross_fitted(objective: Objective, trials: list[Any], backbone: str) -> tupl
     # split of 2,000 photos: 0.1098 against 0.0883 without)
     y_val, n = h.y[h.val], a.n_classes
     blend = decide(on_val, mirror, y_val, n, first, cfg.ensemble, cfg.metric, cfg.calibrate, chosen, soften_only=True)
-    blend.decided_on = "out-of-fold"
+    blend.decided_on = OUT_OF_FOLD
     if PROBE in on_val:
-        blend.scores["probe"] = classification_metrics(h.y[h.val], on_val[PROBE], a.n_classes)
+        blend.scores["probe"] = classification_metrics(y_val, on_val[PROBE], n)
     by_number = {t.number: t for t in trials}
     members = [by_number[n] for n in blend.members if n != PROBE]
     return blend, members, h.probe if PROBE in blend.members else None
@@ -152,10 +153,9 @@ def validated(objective: Objective, trial: Any) -> tuple[Any, dict[str, float]]:
 def lead(objective: Objective, blend: Blend, done: list[Any], probe: Probe | None) -> tuple[Any, dict[str, float]]:
     """The member the blend started from, as validated (trained on the training rows only; fine-tuning starts there),
     and its validation metrics (see :func:`validated`)."""
-    first = blend.first if blend.first is not None else max(blend.members, key=lambda t: blend.members[t])
-    if first == PROBE and probe is not None:
+    if blend.first == PROBE and probe is not None:
         return probe.head(tuple(objective.arrays[probe.backbone].x_train.shape[1:])), {}
-    return validated(objective, next(t for t in done if t.number == first))
+    return validated(objective, next(t for t in done if t.number == blend.first))
 
 
 def members(
@@ -166,7 +166,7 @@ def members(
     for t in trials:
         choice = Choice.of(t)
         fs = prep.sets[choice.backbone]
-        model, again = train_member(objective, t, refit, blend.decided_on == "out-of-fold")
+        model, again = train_member(objective, t, refit, blend.decided_on == OUT_OF_FOLD)
         done += again
         out.append(Member(t.number, fs.spec, fs.size, fs.weights, fs.entry, model, blend.members[t.number]))
     if probe is not None:
